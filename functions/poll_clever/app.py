@@ -1,0 +1,48 @@
+"""poll_clever: the scheduled poll of every district due, or one district on demand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from sis_sync import services
+from sis_sync.observability import logger, metrics, tracer
+from sis_sync.polling import poll_district, sync_id_for
+
+
+class ScheduledEvent(BaseModel):
+    """EventBridge's scheduled event; `time` is the scheduled time, the same on every redelivery."""
+
+    id: str
+    time: datetime
+
+
+class PollRequest(BaseModel):
+    """A poll of one district asked for by the API ("Check for new Clever data", "I fixed it")."""
+
+    district_id: str
+    sync_id: str
+    trigger: str = "manual"
+    school_ids: list[str] | None = Field(default=None)
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    poller = services.poller()
+    if "district_id" in event:
+        request = PollRequest.model_validate(event)
+        run = poll_district(
+            poller, request.district_id, request.sync_id, trigger=request.trigger, school_ids=request.school_ids
+        )
+        return {"syncs": [run.model_dump(mode="json", include={"district_id", "sync_id", "status"})]}
+    scheduled = ScheduledEvent.model_validate(event)
+    runs = [
+        poll_district(poller, district.district_id, sync_id_for(district.district_id, scheduled.time), trigger="schedule")
+        for district in list(poller.state.districts_due(scheduled.time))
+    ]
+    return {"syncs": [run.model_dump(mode="json", include={"district_id", "sync_id", "status"}) for run in runs]}

@@ -1,0 +1,228 @@
+"""Pydantic models of Clever's v3.0 wire format.
+
+Strict where a mistake would corrupt a roster (ids, the list envelope), lenient where Clever
+evolves (unknown fields are kept, unknown enum values are kept and logged, never a crash).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from sis_sync.observability import logger
+
+CleverId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+GRADES: Final = frozenset(
+    {"InfantToddler", "Preschool", "PreKindergarten", "TransitionalKindergarten", "Kindergarten"}
+    | {str(n) for n in range(1, 14)}
+    | {"PostGraduate", "Ungraded", "Other", ""}
+)
+CONTACT_TYPES: Final = frozenset({"Parent/Guardian", "Emergency", "Primary", "Secondary", "Family", "Other", ""})
+RELATIONSHIPS: Final = frozenset({"Parent", "Grandparent", "Self", "Aunt/Uncle", "Sibling", "Other", ""})
+PHONE_TYPES: Final = frozenset({"Cell", "Home", "Work", "Other", ""})
+DISTRICT_STATES: Final = frozenset({"running", "pending", "error", "paused", "success", ""})
+SUBJECTS: Final = frozenset(
+    {
+        "english/language arts", "math", "science", "social studies", "language", "homeroom/advisory",
+        "interventions/online learning", "technology and engineering", "PE and health", "arts and music",
+        "other", "",
+    }
+)  # fmt: skip
+
+_reported_unknown: set[tuple[str, str]] = set()
+
+
+def _known(value: str, allowed: frozenset[str], field: str) -> str:
+    """Keep an enum value Clever added after this code was written; say so once per value."""
+    if value not in allowed and (field, value) not in _reported_unknown:
+        _reported_unknown.add((field, value))
+        logger.warning("unknown Clever enum value kept", field=field, value=value)
+    return value
+
+
+class CleverModel(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Name(CleverModel):
+    first: str = ""
+    middle: str = ""
+    last: str = ""
+
+
+class StudentRelationship(CleverModel):
+    student: CleverId
+    type: str = ""
+    relationship: str = ""
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        return _known(value, CONTACT_TYPES, "contact.type")
+
+    @field_validator("relationship")
+    @classmethod
+    def _relationship(cls, value: str) -> str:
+        return _known(value, RELATIONSHIPS, "contact.relationship")
+
+
+class StudentRole(CleverModel):
+    sis_id: str = ""
+    state_id: str = ""
+    student_number: str = ""
+    dob: str = ""
+    grade: str = ""
+    school: CleverId | None = None
+    schools: list[CleverId] = Field(default_factory=list)
+
+    @field_validator("grade")
+    @classmethod
+    def _grade(cls, value: str) -> str:
+        return _known(value, GRADES, "student.grade")
+
+
+class TeacherRole(CleverModel):
+    sis_id: str = ""
+    state_id: str = ""
+    teacher_number: str = ""
+    title: str = ""
+    school: CleverId | None = None
+    schools: list[CleverId] = Field(default_factory=list)
+
+
+class StaffRole(CleverModel):
+    staff_id: str = ""
+    title: str = ""
+    department: str = ""
+    schools: list[CleverId] = Field(default_factory=list)
+
+    @property
+    def sis_id(self) -> str:
+        return self.staff_id
+
+
+class ContactRole(CleverModel):
+    sis_id: str = ""
+    phone: str = ""
+    phone_type: str = ""
+    student_relationships: list[StudentRelationship] = Field(default_factory=list)
+
+    @field_validator("phone_type")
+    @classmethod
+    def _phone_type(cls, value: str) -> str:
+        return _known(value, PHONE_TYPES, "contact.phone_type")
+
+
+class DistrictAdminRole(CleverModel):
+    title: str = ""
+
+
+class Roles(CleverModel):
+    student: StudentRole | None = None
+    teacher: TeacherRole | None = None
+    staff: StaffRole | None = None
+    contact: ContactRole | None = None
+    district_admin: DistrictAdminRole | None = None
+
+
+class User(CleverModel):
+    id: CleverId
+    district: CleverId | None = None
+    email: str = ""
+    name: Name = Field(default_factory=Name)
+    roles: Roles = Field(default_factory=Roles)
+
+
+class District(CleverModel):
+    id: CleverId
+    name: str = ""
+    state: str = ""
+    error: str = ""
+    pause_start: str = ""
+    pause_end: str = ""
+    last_sync: str = ""
+    nces_id: str = ""
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str) -> str:
+        return _known(value, DISTRICT_STATES, "district.state")
+
+
+class School(CleverModel):
+    id: CleverId
+    district: CleverId | None = None
+    name: str = ""
+    nces_id: str = ""
+    state_id: str = ""
+    sis_id: str = ""
+    school_number: str = ""
+    low_grade: str = ""
+    high_grade: str = ""
+
+
+class Section(CleverModel):
+    id: CleverId
+    school: CleverId
+    district: CleverId | None = None
+    name: str = ""
+    sis_id: str = ""
+    subject: str = ""
+    grade: str = ""
+    period: str = ""
+    course: CleverId | None = None
+    term_id: CleverId | None = None
+    teacher: CleverId | None = None
+    teachers: list[CleverId] = Field(default_factory=list)
+    students: list[CleverId] = Field(default_factory=list)
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        return _known(value, SUBJECTS, "section.subject")
+
+    @field_validator("course", "term_id", "teacher", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return value or None
+
+
+class Term(CleverModel):
+    id: CleverId
+    name: str = ""
+    start_date: str = ""
+    end_date: str = ""
+
+
+class Course(CleverModel):
+    id: CleverId
+    name: str = ""
+    number: str = ""
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    rel: str
+    uri: str
+
+
+class Envelope(BaseModel):
+    """One item of a list: `{"data": {...}, "uri": "..."}`, strict on shape, the record kept raw."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    data: dict[str, Any]
+    uri: str = ""
+
+
+class Page(BaseModel):
+    """One page of a Clever list response."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    data: list[Envelope]
+    links: list[Link] = Field(default_factory=list)
+
+    @property
+    def next_uri(self) -> str | None:
+        return next((link.uri for link in self.links if link.rel == "next"), None)

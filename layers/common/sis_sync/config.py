@@ -1,0 +1,38 @@
+"""The environment a function runs in, read once at cold start into a typed model."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Environment(BaseModel):
+    """Names of the resources the template wires into every function (see template.yaml Globals)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state_table: str = ""
+    roster_table: str = ""
+    idempotency_table: str = ""
+    snapshot_bucket: str = ""
+    clever_api_url: str = "https://api.clever.com"
+    token_parameter_prefix: str = "/sis-sync/clever-tokens/"
+    link_key_parameter: str = ""
+    sender_email: str = ""
+    dashboard_url: str = ""
+    evaluate_state_machine_arn: str = ""
+    release_state_machine_arn: str = ""
+
+    @classmethod
+    def from_os(cls) -> Environment:
+        fields = cls.model_fields
+        return cls.model_validate(
+            {name: os.environ[name.upper()] for name in fields if os.environ.get(name.upper())}
+        )
+
+
+@cache
+def environment() -> Environment:
+    return Environment.from_os()

@@ -1,0 +1,134 @@
+"""The state sis-sync keeps about districts, schools and sync runs (the state table's items)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sis_sync.settings import DistrictSettings
+
+
+class SchoolStatus(StrEnum):
+    CONNECTED = "connected"
+    ON_HOLD = "on_hold"
+    NOT_CONNECTED = "not_connected"
+    DISCONNECTED = "disconnected"
+
+
+class Connection(StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+
+class ErrorInfo(Item):
+    code: str
+    message: str
+    at: datetime
+
+
+class District(Item):
+    district_id: str
+    name: str
+    clever_district_id: str
+    admin_emails: list[str] = Field(default_factory=list)
+    settings: DistrictSettings = DistrictSettings()
+    connection: Connection = Connection.CONNECTED
+    last_error: ErrorInfo | None = None
+    consecutive_failures: int = 0
+    onboarded: bool = False  # set by the first successful sync, which matches every shared school
+    last_sync_at: datetime | None = None
+    last_sync_id: str | None = None
+    next_poll_at: datetime | None = None
+
+
+class SnapshotRef(Item):
+    sync_id: str
+    key: str
+    sha256: str
+
+
+class Hold(Item):
+    reason: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class School(Item):
+    district_id: str
+    school_id: str
+    name: str
+    clever_school_id: str | None = None
+    nces_id: str = ""
+    state_id: str = ""
+    status: SchoolStatus = SchoolStatus.NOT_CONNECTED
+    applied: SnapshotRef | None = None
+    pending: SnapshotRef | None = None
+    holds: list[Hold] = Field(default_factory=list)
+    changes: dict[str, Any] = Field(default_factory=dict)
+    last_synced_at: datetime | None = None
+
+    @property
+    def pending_sync_id(self) -> str | None:
+        return self.pending.sync_id if self.pending and self.status is SchoolStatus.ON_HOLD else None
+
+    def latest_sha256(self) -> str | None:
+        """The content this school was last judged on: its held change set, else what is applied."""
+        latest = self.pending if self.status is SchoolStatus.ON_HOLD else self.applied
+        return latest.sha256 if latest else None
+
+
+class CleverSchool(Item):
+    """A school Clever shares with us that no school of the district is matched to yet."""
+
+    district_id: str
+    clever_school_id: str
+    name: str
+    nces_id: str = ""
+    state_id: str = ""
+    first_seen_sync_id: str
+
+
+class SyncStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class SyncSchool(Item):
+    school_id: str
+    clever_school_id: str
+    snapshot_key: str
+    sha256: str
+    counts: dict[str, int]
+
+
+class SyncRun(Item):
+    district_id: str
+    sync_id: str
+    trigger: str
+    status: SyncStatus = SyncStatus.RUNNING
+    started_at: datetime
+    finished_at: datetime | None = None
+    changed_schools: list[SyncSchool] = Field(default_factory=list)
+    unchanged_school_ids: list[str] = Field(default_factory=list)
+    quarantine: dict[str, int] = Field(default_factory=dict)
+    requests: int = 0
+    error: ErrorInfo | None = None
+    execution_arn: str | None = None
+
+
+class AuditEntry(Item):
+    district_id: str
+    at: datetime
+    actor: str  # an admin's e-mail, or "system" for automatic decisions
+    action: str
+    school_ids: list[str] = Field(default_factory=list)
+    sync_ids: list[str] = Field(default_factory=list)
+    result: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,65 @@
+"""Wiring: boto3 clients and stores built once per container from the environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import boto3
+
+from sis_sync.clever.client import CleverClient
+from sis_sync.config import Environment, environment
+from sis_sync.polling import Poller
+from sis_sync.store.executions import Executions
+from sis_sync.store.snapshots import SnapshotBucket
+from sis_sync.store.state_table import StateTable
+from sis_sync.store.tokens import TokenStore
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
+@cache
+def state_table() -> StateTable:
+    return StateTable(boto3.resource("dynamodb").Table(environment().state_table))
+
+
+def snapshot_bucket() -> SnapshotBucket:
+    return SnapshotBucket(client("s3"), environment().snapshot_bucket)
+
+
+def token_store() -> TokenStore:
+    return TokenStore(client("ssm"), environment().token_parameter_prefix)
+
+
+def clever_client_factory(env: Environment) -> Any:
+    def make(token: str) -> CleverClient:
+        return CleverClient(env.clever_api_url, token)
+
+    return make
+
+
+def poller() -> Poller:
+    env = environment()
+    return Poller(
+        state=state_table(),
+        snapshots=snapshot_bucket(),
+        tokens=token_store(),
+        executions=Executions(client("stepfunctions"), env.evaluate_state_machine_arn),
+        clever=clever_client_factory(env),
+        now=utcnow,
+    )
+
+
+def reset() -> None:
+    """Forget cached clients and environment (tests and the devstack switch endpoints)."""
+    client.cache_clear()
+    state_table.cache_clear()
+    environment.cache_clear()

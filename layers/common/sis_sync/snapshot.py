@@ -1,0 +1,301 @@
+"""Per-school canonical snapshots: Clever's district-wide lists partitioned by school.
+
+A snapshot is what one school's roster looked like in Clever at one poll, reduced to the fields
+sis-sync acts on, sorted, and serialised canonically so that an unchanged school hashes the same
+and costs nothing downstream. Records are plain dicts (they are diffed by the hundred thousand);
+their shapes are the TypedDicts below.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypedDict
+
+import orjson
+
+from sis_sync.clever.models import Section, User
+
+RecordType = Literal["student", "teacher", "staff", "contact", "section"]
+RECORD_TYPES: Final[tuple[RecordType, ...]] = ("student", "teacher", "staff", "contact", "section")
+FORMAT_VERSION: Final = 1
+
+
+class StudentRecord(TypedDict):
+    id: str
+    sis_id: str
+    first_name: str
+    middle_name: str
+    last_name: str
+    email: str
+    dob: str
+    grade: str
+    student_number: str
+    state_id: str
+
+
+class TeacherRecord(TypedDict):
+    id: str
+    sis_id: str
+    first_name: str
+    middle_name: str
+    last_name: str
+    email: str
+    title: str
+    teacher_number: str
+    state_id: str
+
+
+class StaffRecord(TypedDict):
+    id: str
+    sis_id: str
+    first_name: str
+    middle_name: str
+    last_name: str
+    email: str
+    title: str
+    department: str
+
+
+class Relationship(TypedDict):
+    student: str
+    type: str
+    relationship: str
+
+
+class ContactRecord(TypedDict):
+    id: str
+    sis_id: str
+    name: str
+    email: str
+    phone: str
+    phone_type: str
+    relationships: list[Relationship]
+
+
+class SectionRecord(TypedDict):
+    id: str
+    sis_id: str
+    name: str
+    subject: str
+    grade: str
+    period: str
+    course: str
+    term_id: str
+    teacher: str
+    teachers: list[str]
+    students: list[str]
+
+
+Record = dict[str, Any]
+Records = dict[RecordType, list[Record]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One school's canonical roster at one poll."""
+
+    district_id: str
+    school_id: str
+    clever_school_id: str
+    records: Records
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "district_id": self.district_id,
+            "school_id": self.school_id,
+            "clever_school_id": self.clever_school_id,
+            "records": self.records,
+        }
+
+    def counts(self) -> dict[RecordType, int]:
+        return {kind: len(self.records.get(kind, [])) for kind in RECORD_TYPES}
+
+
+@dataclass(frozen=True)
+class EncodedSnapshot:
+    body: bytes  # gzip of the canonical JSON
+    sha256: str  # of the canonical JSON, so gzip settings never change identity
+
+
+def encode(snapshot: Snapshot) -> EncodedSnapshot:
+    canonical = orjson.dumps(snapshot.to_document(), option=orjson.OPT_SORT_KEYS)
+    return EncodedSnapshot(
+        body=gzip.compress(canonical, compresslevel=6, mtime=0), sha256=hashlib.sha256(canonical).hexdigest()
+    )
+
+
+def decode(body: bytes) -> Snapshot:
+    document = orjson.loads(gzip.decompress(body))
+    if document.get("format") != FORMAT_VERSION:
+        raise ValueError(f"unsupported snapshot format {document.get('format')!r}")
+    records: Records = {kind: document["records"].get(kind, []) for kind in RECORD_TYPES}
+    return Snapshot(
+        district_id=document["district_id"],
+        school_id=document["school_id"],
+        clever_school_id=document["clever_school_id"],
+        records=records,
+    )
+
+
+@dataclass
+class Quarantine:
+    """Records and references set aside instead of crashing the run or silently dropping them."""
+
+    duplicate_ids: list[str] = field(default_factory=list)
+    dangling_references: list[str] = field(default_factory=list)
+    without_school: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "duplicate_ids": len(self.duplicate_ids),
+            "dangling_references": len(self.dangling_references),
+            "without_school": len(self.without_school),
+        }
+
+
+def _person_name(user: User) -> tuple[str, str, str]:
+    return user.name.first, user.name.middle, user.name.last
+
+
+def student_record(user: User) -> StudentRecord:
+    role = user.roles.student
+    assert role is not None
+    first, middle, last = _person_name(user)
+    return StudentRecord(
+        id=user.id, sis_id=role.sis_id, first_name=first, middle_name=middle, last_name=last,
+        email=user.email, dob=role.dob, grade=role.grade, student_number=role.student_number,
+        state_id=role.state_id,
+    )  # fmt: skip
+
+
+def teacher_record(user: User) -> TeacherRecord:
+    role = user.roles.teacher
+    assert role is not None
+    first, middle, last = _person_name(user)
+    return TeacherRecord(
+        id=user.id, sis_id=role.sis_id, first_name=first, middle_name=middle, last_name=last,
+        email=user.email, title=role.title, teacher_number=role.teacher_number, state_id=role.state_id,
+    )  # fmt: skip
+
+
+def staff_record(user: User) -> StaffRecord:
+    role = user.roles.staff
+    assert role is not None
+    first, middle, last = _person_name(user)
+    return StaffRecord(
+        id=user.id, sis_id=role.staff_id, first_name=first, middle_name=middle, last_name=last,
+        email=user.email, title=role.title, department=role.department,
+    )  # fmt: skip
+
+
+def contact_record(user: User, students: Iterable[str]) -> ContactRecord:
+    """A contact as one school sees it: only its relationships to that school's students."""
+    role = user.roles.contact
+    assert role is not None
+    wanted = set(students)
+    relationships = sorted(
+        (
+            Relationship(student=rel.student, type=rel.type, relationship=rel.relationship)
+            for rel in role.student_relationships
+            if rel.student in wanted
+        ),
+        key=lambda rel: (rel["student"], rel["type"], rel["relationship"]),
+    )
+    # Clever keeps a contact's whole name in name.last; join whatever parts were sent.
+    name = " ".join(part for part in (user.name.first, user.name.middle, user.name.last) if part)
+    return ContactRecord(
+        id=user.id, sis_id=role.sis_id, name=name, email=user.email, phone=role.phone,
+        phone_type=role.phone_type, relationships=relationships,
+    )  # fmt: skip
+
+
+def section_record(section: Section, students: list[str]) -> SectionRecord:
+    return SectionRecord(
+        id=section.id, sis_id=section.sis_id, name=section.name, subject=section.subject,
+        grade=section.grade, period=section.period, course=section.course or "",
+        term_id=section.term_id or "", teacher=section.teacher or "",
+        teachers=sorted(set(section.teachers)), students=sorted(set(students)),
+    )  # fmt: skip
+
+
+def _schools_of(school: str | None, schools: list[str]) -> set[str]:
+    return set(schools) | ({school} if school else set())
+
+
+class Partitioner:
+    """Builds per-Clever-school record lists from a district's lists, one record at a time.
+
+    Feed it users (any role, any order) and sections, then `finish()`. Contacts are placed last,
+    in the schools of their students, because a contact only has a school through its students.
+    """
+
+    def __init__(self) -> None:
+        self._records: defaultdict[str, Records] = defaultdict(lambda: {kind: [] for kind in RECORD_TYPES})
+        self._student_schools: dict[str, set[str]] = {}
+        self._seen: set[tuple[str, str]] = set()
+        self._contacts: list[User] = []
+        self._sections: list[Section] = []
+        self.quarantine = Quarantine()
+
+    def _first_time(self, kind: RecordType, record_id: str) -> bool:
+        if (kind, record_id) in self._seen:
+            self.quarantine.duplicate_ids.append(f"{kind}:{record_id}")
+            return False
+        self._seen.add((kind, record_id))
+        return True
+
+    def _place(self, kind: RecordType, record: Record, schools: set[str]) -> None:
+        if not schools:
+            self.quarantine.without_school.append(f"{kind}:{record['id']}")
+        for school in schools:
+            self._records[school][kind].append(record)
+
+    def add_user(self, user: User) -> None:
+        roles = user.roles
+        if roles.student and self._first_time("student", user.id):
+            schools = _schools_of(roles.student.school, roles.student.schools)
+            self._student_schools[user.id] = schools
+            self._place("student", dict(student_record(user)), schools)
+        if roles.teacher and self._first_time("teacher", user.id):
+            self._place("teacher", dict(teacher_record(user)), _schools_of(roles.teacher.school, roles.teacher.schools))
+        if roles.staff and self._first_time("staff", user.id):
+            self._place("staff", dict(staff_record(user)), set(roles.staff.schools))
+        if roles.contact and self._first_time("contact", user.id):
+            self._contacts.append(user)
+
+    def add_section(self, section: Section) -> None:
+        if self._first_time("section", section.id):
+            self._sections.append(section)
+
+    def finish(self) -> dict[str, Records]:
+        """Per Clever school id, every record type sorted by id."""
+        for section in self._sections:
+            students = []
+            for student in section.students:
+                if section.school in self._student_schools.get(student, ()):
+                    students.append(student)
+                else:
+                    self.quarantine.dangling_references.append(f"section:{section.id}->student:{student}")
+            self._place("section", dict(section_record(section, students)), {section.school})
+        for user in self._contacts:
+            assert user.roles.contact is not None
+            by_school: defaultdict[str, list[str]] = defaultdict(list)
+            for rel in user.roles.contact.student_relationships:
+                schools = self._student_schools.get(rel.student)
+                if schools is None:
+                    self.quarantine.dangling_references.append(f"contact:{user.id}->student:{rel.student}")
+                for school in schools or ():
+                    by_school[school].append(rel.student)
+            if not by_school:
+                self.quarantine.without_school.append(f"contact:{user.id}")
+            for school, students in by_school.items():
+                self._records[school]["contact"].append(dict(contact_record(user, students)))
+        for records in self._records.values():
+            for kind in RECORD_TYPES:
+                records[kind].sort(key=lambda record: record["id"])
+        return dict(self._records)

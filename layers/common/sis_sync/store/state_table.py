@@ -1,0 +1,143 @@
+"""The state table: districts, schools, Clever schools, sync runs and the audit log.
+
+One table, partitioned by district (`pk = DISTRICT#<id>`), so that everything the dashboard shows
+for a district is one Query away. Districts are also indexed on `gsi1` by their next poll time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from sis_sync.model import AuditEntry, CleverSchool, District, School, SyncRun
+from sis_sync.store.items import from_item, plain, to_item
+
+DISTRICT_SK = "#DISTRICT"
+DUE_INDEX = "gsi1"
+DUE_PARTITION = "DISTRICTS"
+
+
+def district_pk(district_id: str) -> str:
+    return f"DISTRICT#{district_id}"
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")
+
+
+class StateTable:
+    def __init__(self, table: Any) -> None:
+        """`table` is a boto3 DynamoDB Table resource."""
+        self._table = table
+
+    # Districts -----------------------------------------------------------------------------------
+
+    def get_district(self, district_id: str) -> District | None:
+        item = self._table.get_item(Key={"pk": district_pk(district_id), "sk": DISTRICT_SK}).get("Item")
+        return from_item(District, item) if item else None
+
+    def put_district(self, district: District) -> None:
+        due = _iso(district.next_poll_at) if district.next_poll_at else "0"
+        self._table.put_item(
+            Item=to_item(
+                district, pk=district_pk(district.district_id), sk=DISTRICT_SK,
+                gsi1pk=DUE_PARTITION, gsi1sk=f"{due}#{district.district_id}",
+            )
+        )  # fmt: skip
+
+    def districts_due(self, now: datetime) -> Iterator[District]:
+        """Districts whose next poll time has come (one indexed query, paged)."""
+        condition = Key("gsi1pk").eq(DUE_PARTITION) & Key("gsi1sk").lte(f"{_iso(now)}#~")
+        for item in self._query(IndexName=DUE_INDEX, KeyConditionExpression=condition):
+            yield from_item(District, item)
+
+    # Schools -------------------------------------------------------------------------------------
+
+    def get_school(self, district_id: str, school_id: str) -> School | None:
+        item = self._table.get_item(Key={"pk": district_pk(district_id), "sk": f"SCHOOL#{school_id}"}).get("Item")
+        return from_item(School, item) if item else None
+
+    def schools(self, district_id: str) -> Iterator[School]:
+        """Every school of a district: one Query, however many schools (paged transparently)."""
+        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("SCHOOL#")
+        for item in self._query(KeyConditionExpression=condition):
+            yield from_item(School, item)
+
+    def put_school(self, school: School, *, only_if_new: bool = False) -> bool:
+        """Write a school; with `only_if_new`, False when it already existed (nothing written)."""
+        item = to_item(school, pk=district_pk(school.district_id), sk=f"SCHOOL#{school.school_id}")
+        condition = {"ConditionExpression": Attr("pk").not_exists()} if only_if_new else {}
+        try:
+            self._table.put_item(Item=item, **condition)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # Clever schools not matched to a school yet ---------------------------------------------------
+
+    def clever_schools(self, district_id: str) -> Iterator[CleverSchool]:
+        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("CLEVER_SCHOOL#")
+        for item in self._query(KeyConditionExpression=condition):
+            yield from_item(CleverSchool, item)
+
+    def put_clever_school(self, school: CleverSchool) -> None:
+        self._table.put_item(
+            Item=to_item(school, pk=district_pk(school.district_id), sk=f"CLEVER_SCHOOL#{school.clever_school_id}")
+        )
+
+    def delete_clever_school(self, district_id: str, clever_school_id: str) -> None:
+        self._table.delete_item(Key={"pk": district_pk(district_id), "sk": f"CLEVER_SCHOOL#{clever_school_id}"})
+
+    # Sync runs -----------------------------------------------------------------------------------
+
+    def get_sync_run(self, district_id: str, sync_id: str) -> SyncRun | None:
+        item = self._table.get_item(Key={"pk": district_pk(district_id), "sk": f"SYNC#{sync_id}"}).get("Item")
+        return from_item(SyncRun, item) if item else None
+
+    def put_sync_run(self, run: SyncRun) -> None:
+        self._table.put_item(Item=to_item(run, pk=district_pk(run.district_id), sk=f"SYNC#{run.sync_id}"))
+
+    def sync_runs(self, district_id: str, *, limit: int = 20) -> list[SyncRun]:
+        """The latest sync runs, newest first (sync ids sort by time)."""
+        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("SYNC#")
+        page = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
+        return [from_item(SyncRun, item) for item in page.get("Items", [])]
+
+    # Audit log (append-only) ------------------------------------------------------------------------
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        sk = f"AUDIT#{_iso(entry.at)}#{uuid.uuid4().hex[:12]}"
+        self._table.put_item(
+            Item=to_item(entry, pk=district_pk(entry.district_id), sk=sk),
+            ConditionExpression=Attr("sk").not_exists(),
+        )
+
+    def audit(
+        self, district_id: str, *, limit: int = 50, after: str | None = None
+    ) -> tuple[list[AuditEntry], str | None]:
+        """A page of the audit log, newest first, and the cursor of the next page (None at the end)."""
+        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("AUDIT#")
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ScanIndexForward": False, "Limit": limit}
+        if after:
+            kwargs["ExclusiveStartKey"] = {"pk": district_pk(district_id), "sk": after}
+        page = self._table.query(**kwargs)
+        cursor = page.get("LastEvaluatedKey", {}).get("sk")
+        return [from_item(AuditEntry, item) for item in page.get("Items", [])], cursor
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                yield plain(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
