@@ -37,12 +37,23 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if "district_id" in event:
         request = PollRequest.model_validate(event)
         run = poll_district(
-            poller, request.district_id, request.sync_id, trigger=request.trigger, school_ids=request.school_ids
+            poller,
+            request.district_id,
+            request.sync_id,
+            trigger=request.trigger,
+            school_ids=request.school_ids,
         )
         return {"syncs": [run.model_dump(mode="json", include={"district_id", "sync_id", "status"})]}
     scheduled = ScheduledEvent.model_validate(event)
     runs = [
-        poll_district(poller, district.district_id, sync_id_for(district.district_id, scheduled.time), trigger="schedule")
+        poll_district(
+            poller,
+            district.district_id,
+            sync_id_for(district.district_id, scheduled.time),
+            trigger="schedule",
+        )
         for district in list(poller.state.districts_due(scheduled.time))
     ]
-    return {"syncs": [run.model_dump(mode="json", include={"district_id", "sync_id", "status"}) for run in runs]}
+    return {
+        "syncs": [run.model_dump(mode="json", include={"district_id", "sync_id", "status"}) for run in runs]
+    }

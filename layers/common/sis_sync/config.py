@@ -18,7 +18,7 @@ class Environment(BaseModel):
     idempotency_table: str = ""
     snapshot_bucket: str = ""
     clever_api_url: str = "https://api.clever.com"
-    token_parameter_prefix: str = "/sis-sync/clever-tokens/"
+    token_parameter_prefix: str = "/sis-sync/clever-tokens/"  # noqa: S105 (a path, not a secret)
     link_key_parameter: str = ""
     sender_email: str = ""
     dashboard_url: str = ""

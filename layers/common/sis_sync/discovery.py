@@ -58,7 +58,9 @@ def discover(
         school = _auto_match(record, candidates)
         if school is not None:
             candidates.remove(school)
-            school = school.model_copy(update={"clever_school_id": record.id, "status": SchoolStatus.CONNECTED})
+            school = school.model_copy(
+                update={"clever_school_id": record.id, "status": SchoolStatus.CONNECTED}
+            )
             result.auto_matched.append(school)
         elif first_sync:
             school = School(
@@ -70,9 +72,13 @@ def discover(
         else:
             result.unmatched.append(
                 CleverSchool(
-                    district_id=district_id, clever_school_id=record.id, name=record.name,
-                    nces_id=record.nces_id, state_id=record.state_id, first_seen_sync_id=sync_id,
-                )  # fmt: skip
+                    district_id=district_id,
+                    clever_school_id=record.id,
+                    name=record.name,
+                    nces_id=record.nces_id,
+                    state_id=record.state_id,
+                    first_seen_sync_id=sync_id,
+                )
             )
             continue
         result.matched[record.id] = school

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sis_sync.settings import DistrictSettings
+from sis_sync.snapshot import RecordType
 
 
 class SchoolStatus(StrEnum):
@@ -105,7 +106,7 @@ class SyncSchool(Item):
     clever_school_id: str
     snapshot_key: str
     sha256: str
-    counts: dict[str, int]
+    counts: dict[RecordType, int]
 
 
 class SyncRun(Item):

@@ -37,8 +37,12 @@ def onboard_district(
     state.put_district(district)
     state.append_audit(
         AuditEntry(
-            district_id=district_id, at=now, actor="system", action="district_onboarded",
-            result="connected", detail={"clever_district_id": clever_district.id},
-        )  # fmt: skip
+            district_id=district_id,
+            at=now,
+            actor="system",
+            action="district_onboarded",
+            result="connected",
+            detail={"clever_district_id": clever_district.id},
+        )
     )
     return district

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sis_sync.clever.client import CleverClient
+from sis_sync.clever.client import CleverClient, Role
 from sis_sync.clever.errors import CleverAuthError, CleverError
 from sis_sync.clever.models import School as CleverSchoolRecord
 from sis_sync.discovery import discover
@@ -31,9 +31,9 @@ from sis_sync.snapshot import Partitioner, Records, Snapshot, encode
 from sis_sync.store.executions import Executions
 from sis_sync.store.snapshots import SnapshotBucket
 from sis_sync.store.state_table import StateTable
-from sis_sync.store.tokens import TokenNotFound, TokenStore
+from sis_sync.store.tokens import MissingTokenError, TokenStore
 
-USER_ROLES = ("student", "teacher", "staff", "contact")
+USER_ROLES: tuple[Role, ...] = ("student", "teacher", "staff", "contact")
 SYSTEM = "system"
 
 
@@ -86,12 +86,14 @@ def poll_district(
     district = state.get_district(district_id)
     if district is None:
         raise LookupError(f"unknown district {district_id}")
-    run = existing or SyncRun(district_id=district_id, sync_id=sync_id, trigger=trigger, started_at=poller.now())
+    run = existing or SyncRun(
+        district_id=district_id, sync_id=sync_id, trigger=trigger, started_at=poller.now()
+    )
     state.put_sync_run(run)
     try:
         with poller.clever(poller.tokens.get(district_id)) as client:
             pulled = pull(client)
-    except (CleverError, TokenNotFound) as error:
+    except (CleverError, MissingTokenError) as error:
         return _record_failure(poller, district, run, error)
     return _record_pull(poller, district, run, pulled, set(school_ids) if school_ids else None)
 
@@ -101,13 +103,22 @@ def _record_pull(
 ) -> SyncRun:
     state, now = poller.state, poller.now()
     known = list(state.schools(district.district_id))
-    found = discover(district.district_id, run.sync_id, known, pulled.schools, first_sync=not district.onboarded)
+    found = discover(
+        district.district_id, run.sync_id, known, pulled.schools, first_sync=not district.onboarded
+    )
     for school in found.created:
         state.put_school(school, only_if_new=True)
     for school in found.auto_matched:
         state.put_school(school)
         state.delete_clever_school(district.district_id, school.clever_school_id or "")
-        _audit(poller, district, "school_auto_matched", [school.school_id], run.sync_id, school.clever_school_id or "")
+        _audit(
+            poller,
+            district,
+            "school_auto_matched",
+            [school.school_id],
+            run.sync_id,
+            school.clever_school_id or "",
+        )
     for clever_school in found.unmatched:
         state.put_clever_school(clever_school)
     for school in found.no_longer_shared:
@@ -172,9 +183,11 @@ def _record_failure(poller: Poller, district: District, run: SyncRun, error: Exc
     code = error.code if isinstance(error, CleverError) else "no_token"
     info = ErrorInfo(code=code, message=str(error)[:500], at=now)
     failures = district.consecutive_failures + 1
-    give_up = isinstance(error, (CleverAuthError, TokenNotFound))
+    give_up = isinstance(error, (CleverAuthError, MissingTokenError))
     disconnect = give_up or failures >= district.settings.disconnect_after_failures
-    logger.warning("sync failed", district_id=district.district_id, sync_id=run.sync_id, code=code, failures=failures)
+    logger.warning(
+        "sync failed", district_id=district.district_id, sync_id=run.sync_id, code=code, failures=failures
+    )
     run.status, run.finished_at, run.error = SyncStatus.FAILED, now, info
     poller.state.put_sync_run(run)
     was_connected = district.connection is Connection.CONNECTED
@@ -197,9 +210,15 @@ def _audit(
 ) -> None:  # fmt: skip
     poller.state.append_audit(
         AuditEntry(
-            district_id=district.district_id, at=poller.now(), actor=SYSTEM, action=action,
-            school_ids=school_ids, sync_ids=[sync_id], result=result, detail=detail or {},
-        )  # fmt: skip
+            district_id=district.district_id,
+            at=poller.now(),
+            actor=SYSTEM,
+            action=action,
+            school_ids=school_ids,
+            sync_ids=[sync_id],
+            result=result,
+            detail=detail or {},
+        )
     )
 
 

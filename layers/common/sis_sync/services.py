@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -21,14 +22,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# boto3's default session is not safe to build clients from in several threads at once (the
+# devstack runs Map iterations in threads), and building them is slow: build each once, locked.
+_lock = threading.Lock()
+
+
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service)  # type: ignore[call-overload]
+    with _lock:
+        return boto3.client(service)
 
 
 @cache
 def state_table() -> StateTable:
-    return StateTable(boto3.resource("dynamodb").Table(environment().state_table))
+    with _lock:
+        return StateTable(boto3.resource("dynamodb").Table(environment().state_table))
 
 
 def snapshot_bucket() -> SnapshotBucket:

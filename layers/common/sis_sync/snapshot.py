@@ -262,7 +262,11 @@ class Partitioner:
             self._student_schools[user.id] = schools
             self._place("student", dict(student_record(user)), schools)
         if roles.teacher and self._first_time("teacher", user.id):
-            self._place("teacher", dict(teacher_record(user)), _schools_of(roles.teacher.school, roles.teacher.schools))
+            self._place(
+                "teacher",
+                dict(teacher_record(user)),
+                _schools_of(roles.teacher.school, roles.teacher.schools),
+            )
         if roles.staff and self._first_time("staff", user.id):
             self._place("staff", dict(staff_record(user)), set(roles.staff.schools))
         if roles.contact and self._first_time("contact", user.id):

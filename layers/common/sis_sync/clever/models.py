@@ -19,7 +19,9 @@ GRADES: Final = frozenset(
     | {str(n) for n in range(1, 14)}
     | {"PostGraduate", "Ungraded", "Other", ""}
 )
-CONTACT_TYPES: Final = frozenset({"Parent/Guardian", "Emergency", "Primary", "Secondary", "Family", "Other", ""})
+CONTACT_TYPES: Final = frozenset(
+    {"Parent/Guardian", "Emergency", "Primary", "Secondary", "Family", "Other", ""}
+)
 RELATIONSHIPS: Final = frozenset({"Parent", "Grandparent", "Self", "Aunt/Uncle", "Sibling", "Other", ""})
 PHONE_TYPES: Final = frozenset({"Cell", "Home", "Work", "Other", ""})
 DISTRICT_STATES: Final = frozenset({"running", "pending", "error", "paused", "success", ""})

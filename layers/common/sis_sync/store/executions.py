@@ -16,7 +16,9 @@ class Executions:
     def start(self, name: str, payload: dict[str, Any]) -> str:
         """Start `name`; a second start of the same name returns the first execution (no double work)."""
         try:
-            response = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
+            response = self._sfn.start_execution(
+                stateMachineArn=self._arn, name=name, input=json.dumps(payload)
+            )
         except self._sfn.exceptions.ExecutionAlreadyExists:
             logger.info("execution already started", execution_name=name)
             arn = self._arn.replace(":stateMachine:", ":execution:") + f":{name}"

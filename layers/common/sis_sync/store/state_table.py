@@ -59,7 +59,9 @@ class StateTable:
     # Schools -------------------------------------------------------------------------------------
 
     def get_school(self, district_id: str, school_id: str) -> School | None:
-        item = self._table.get_item(Key={"pk": district_pk(district_id), "sk": f"SCHOOL#{school_id}"}).get("Item")
+        item = self._table.get_item(Key={"pk": district_pk(district_id), "sk": f"SCHOOL#{school_id}"}).get(
+            "Item"
+        )
         return from_item(School, item) if item else None
 
     def schools(self, district_id: str) -> Iterator[School]:
@@ -89,11 +91,15 @@ class StateTable:
 
     def put_clever_school(self, school: CleverSchool) -> None:
         self._table.put_item(
-            Item=to_item(school, pk=district_pk(school.district_id), sk=f"CLEVER_SCHOOL#{school.clever_school_id}")
+            Item=to_item(
+                school, pk=district_pk(school.district_id), sk=f"CLEVER_SCHOOL#{school.clever_school_id}"
+            )
         )
 
     def delete_clever_school(self, district_id: str, clever_school_id: str) -> None:
-        self._table.delete_item(Key={"pk": district_pk(district_id), "sk": f"CLEVER_SCHOOL#{clever_school_id}"})
+        self._table.delete_item(
+            Key={"pk": district_pk(district_id), "sk": f"CLEVER_SCHOOL#{clever_school_id}"}
+        )
 
     # Sync runs -----------------------------------------------------------------------------------
 
@@ -124,7 +130,11 @@ class StateTable:
     ) -> tuple[list[AuditEntry], str | None]:
         """A page of the audit log, newest first, and the cursor of the next page (None at the end)."""
         condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("AUDIT#")
-        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ScanIndexForward": False, "Limit": limit}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
         if after:
             kwargs["ExclusiveStartKey"] = {"pk": district_pk(district_id), "sk": after}
         page = self._table.query(**kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class TokenNotFound(LookupError):
+class MissingTokenError(LookupError):
     pass
 
 
@@ -22,9 +22,11 @@ class TokenStore:
         try:
             response = self._ssm.get_parameter(Name=self._name(district_id), WithDecryption=True)
         except self._ssm.exceptions.ParameterNotFound as error:
-            raise TokenNotFound(district_id) from error
+            raise MissingTokenError(district_id) from error
         value: str = response["Parameter"]["Value"]
         return value
 
     def put(self, district_id: str, token: str) -> None:
-        self._ssm.put_parameter(Name=self._name(district_id), Value=token, Type="SecureString", Overwrite=True)
+        self._ssm.put_parameter(
+            Name=self._name(district_id), Value=token, Type="SecureString", Overwrite=True
+        )

@@ -1,0 +1,348 @@
+"""Change sets: what differs between a school's last applied snapshot and the new one.
+
+Built for 100k-student schools: records are looked up by id in dicts, compared whole with `==`
+(a C-level dict comparison), and only the records that differ get their changed fields listed.
+Records are shared with the snapshots, never copied.
+
+A record that left under one Clever id and came back under another is a `source_id_changed`, not a
+removal plus an addition: Clever re-issues ids when a `sis_id` changes, when a user returns after 300+
+days, and on every change of a contact without `sis_id` (DESIGN §1).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypedDict
+
+from sis_sync.snapshot import RECORD_TYPES, Record, Records, RecordType
+
+ChangeKind = Literal["added", "updated", "removed", "source_id_changed"]
+CHANGE_KINDS: Final[tuple[ChangeKind, ...]] = ("added", "updated", "removed", "source_id_changed")
+DOCUMENT_FORMAT: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One record's change. `clever_id` is the new id, or the old one for a removal."""
+
+    kind: ChangeKind
+    record_type: RecordType
+    clever_id: str
+    record: Record | None  # the new record; None when removed
+    previous: Record | None  # the applied record; None when added
+    previous_clever_id: str = ""  # only for source_id_changed
+    changed_fields: tuple[str, ...] = ()  # never lists `id`: a new id is what source_id_changed means
+
+    @property
+    def shown(self) -> Record:
+        """The version of the record a reader is shown: the new one, or the removed one."""
+        shown = self.record if self.record is not None else self.previous
+        assert shown is not None
+        return shown
+
+    @property
+    def name(self) -> str:
+        return display_name(self.record_type, self.shown)
+
+
+def display_name(record_type: RecordType, record: Record) -> str:
+    """ "first last" for people; contacts and sections have a single name field."""
+    if record_type in ("contact", "section"):
+        return str(record.get("name", ""))
+    return f"{record.get('first_name', '')} {record.get('last_name', '')}".strip()
+
+
+class KindCounts(TypedDict):
+    added: int
+    updated: int
+    removed: int
+    source_id_changed: int
+
+
+class ChangeSummary(KindCounts):
+    """Totals per kind plus the same counts per record type (stored in DynamoDB, shown by the API)."""
+
+    by_type: dict[RecordType, KindCounts]
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    changes: dict[RecordType, list[Change]]
+    previous_counts: dict[RecordType, int]  # what the removal percentages are measured against
+
+    def __iter__(self) -> Iterator[Change]:
+        for record_type in RECORD_TYPES:
+            yield from self.changes.get(record_type, ())
+
+    def __len__(self) -> int:
+        return sum(len(changes) for changes in self.changes.values())
+
+    def of_type(self, record_type: RecordType) -> list[Change]:
+        return self.changes.get(record_type, [])
+
+    def summary(self) -> ChangeSummary:
+        by_type = {record_type: _count_kinds(self.of_type(record_type)) for record_type in RECORD_TYPES}
+        totals = _count_kinds(self)
+        return ChangeSummary(**totals, by_type=by_type)
+
+
+def _count_kinds(changes: Iterable[Change]) -> KindCounts:
+    counts = KindCounts(added=0, updated=0, removed=0, source_id_changed=0)
+    for change in changes:
+        counts[change.kind] += 1
+    return counts
+
+
+# --- diff -------------------------------------------------------------------------------------
+
+
+def diff(previous: Records | None, current: Records) -> ChangeSet:
+    """The change set from the applied records (None on a first sync) to the new ones."""
+    previous = previous or {}
+    changes = {
+        record_type: _diff_type(record_type, previous.get(record_type, []), current.get(record_type, []))
+        for record_type in RECORD_TYPES
+    }
+    previous_counts = {record_type: len(previous.get(record_type, [])) for record_type in RECORD_TYPES}
+    return ChangeSet(changes=changes, previous_counts=previous_counts)
+
+
+def _diff_type(record_type: RecordType, previous: list[Record], current: list[Record]) -> list[Change]:
+    previous_by_id = {record["id"]: record for record in previous}
+    changes: list[Change] = []
+    appeared: list[Record] = []
+    for record in current:
+        old = previous_by_id.get(record["id"])
+        if old is None:
+            appeared.append(record)
+        elif old != record:
+            changes.append(_updated(record_type, old, record))
+    current_ids = {record["id"] for record in current}
+    vanished = [record for record in previous if record["id"] not in current_ids]
+    if vanished and appeared:
+        pairs, vanished, appeared = _match_reissued_ids(record_type, vanished, appeared)
+        changes.extend(_source_id_changed(record_type, old, new) for old, new in pairs)
+    changes.extend(Change("added", record_type, record["id"], record, None) for record in appeared)
+    changes.extend(Change("removed", record_type, record["id"], None, record) for record in vanished)
+    changes.sort(key=lambda change: (CHANGE_KINDS.index(change.kind), change.clever_id))
+    return changes
+
+
+def _updated(record_type: RecordType, old: Record, new: Record) -> Change:
+    return Change("updated", record_type, new["id"], new, old, changed_fields=changed_fields(old, new))
+
+
+def _source_id_changed(record_type: RecordType, old: Record, new: Record) -> Change:
+    return Change(
+        "source_id_changed", record_type, new["id"], new, old,
+        previous_clever_id=old["id"], changed_fields=changed_fields(old, new),
+    )  # fmt: skip
+
+
+_MISSING: Final = object()
+
+
+def changed_fields(old: Record, new: Record) -> tuple[str, ...]:
+    """Names of the fields whose values differ (a field present on one side only counts), minus `id`."""
+    names = old.keys() | new.keys()
+    return tuple(
+        sorted(name for name in names if name != "id" and old.get(name, _MISSING) != new.get(name, _MISSING))
+    )
+
+
+# --- re-issued Clever ids ----------------------------------------------------------------------
+
+IdentityKey = tuple[str, ...]
+_WHITESPACE: Final = re.compile(r"\s+")
+
+
+def normalise_name(*parts: str) -> str:
+    """Case, accents' composed/decomposed forms and spacing do not make a different person."""
+    joined = " ".join(unicodedata.normalize("NFKC", part) for part in parts)
+    return _WHITESPACE.sub(" ", joined).strip().casefold()
+
+
+def _digits(phone: str) -> str:
+    return "".join(char for char in phone if char.isdigit())
+
+
+def _sis_key(record: Record) -> list[IdentityKey]:
+    sis_id = record.get("sis_id", "")
+    return [("sis_id", sis_id)] if sis_id else []
+
+
+def _contact_keys(record: Record) -> list[IdentityKey]:
+    if record.get("sis_id"):
+        return []
+    name = normalise_name(record.get("name", ""))
+    email = record.get("email", "").strip().casefold()
+    phone = _digits(record.get("phone", ""))
+    keys: list[IdentityKey] = []
+    if email:
+        keys.append(("name+email", name, email))
+    if phone:
+        keys.append(("name+phone", name, phone))
+    return keys
+
+
+def _student_keys(record: Record) -> list[IdentityKey]:
+    if record.get("sis_id"):
+        return []
+    name = normalise_name(record.get("first_name", ""), record.get("last_name", ""))
+    dob = record.get("dob", "").strip()
+    return [("name+dob", name, dob)] if name and dob else []
+
+
+# Tried in order: a match on an earlier key wins. Records without `sis_id` of the other types have
+# no stable identity to match on, so they stay removed + added.
+_IDENTITY_KEYS: Final[dict[RecordType, tuple[Callable[[Record], list[IdentityKey]], ...]]] = {
+    "student": (_sis_key, _student_keys),
+    "teacher": (_sis_key,),
+    "staff": (_sis_key,),
+    "contact": (_sis_key, _contact_keys),
+    "section": (_sis_key,),
+}
+
+
+def _match_reissued_ids(
+    record_type: RecordType, vanished: list[Record], appeared: list[Record]
+) -> tuple[list[tuple[Record, Record]], list[Record], list[Record]]:
+    """Pair vanished with appeared records that are the same person/class; return the leftovers too."""
+    pairs: list[tuple[Record, Record]] = []
+    for identity_keys in _IDENTITY_KEYS[record_type]:
+        if not vanished or not appeared:
+            break
+        found = _pair_by_key(identity_keys, vanished, appeared)
+        if found:
+            pairs.extend(found)
+            paired_old = {id(old) for old, _ in found}
+            paired_new = {id(new) for _, new in found}
+            vanished = [record for record in vanished if id(record) not in paired_old]
+            appeared = [record for record in appeared if id(record) not in paired_new]
+    return pairs, vanished, appeared
+
+
+def _pair_by_key(
+    identity_keys: Callable[[Record], list[IdentityKey]], vanished: list[Record], appeared: list[Record]
+) -> list[tuple[Record, Record]]:
+    """One-to-one pairs sharing a key; among several candidates the most similar record wins."""
+    candidates: defaultdict[IdentityKey, list[Record]] = defaultdict(list)
+    for old in vanished:
+        for key in identity_keys(old):
+            candidates[key].append(old)
+    pairs: list[tuple[Record, Record]] = []
+    taken: set[int] = set()
+    for new in appeared:
+        options = [old for key in identity_keys(new) for old in candidates.get(key, ())]
+        options = [old for old in options if id(old) not in taken]
+        if options:
+            old = options[0] if len(options) == 1 else min(options, key=lambda o: len(changed_fields(o, new)))
+            taken.add(id(old))
+            pairs.append((old, new))
+    return pairs
+
+
+# --- applying ----------------------------------------------------------------------------------
+
+
+def apply_change_set(previous: Records | None, change_set: ChangeSet) -> Records:
+    """The records `previous` becomes with `change_set` applied, each type sorted by id."""
+    previous = previous or {}
+    result: Records = {}
+    for record_type in RECORD_TYPES:
+        by_id = {record["id"]: record for record in previous.get(record_type, [])}
+        for change in change_set.of_type(record_type):
+            if change.kind == "removed":
+                by_id.pop(change.clever_id, None)
+                continue
+            if change.kind == "source_id_changed":
+                by_id.pop(change.previous_clever_id, None)
+            assert change.record is not None
+            by_id[change.clever_id] = change.record
+        result[record_type] = [by_id[record_id] for record_id in sorted(by_id)]
+    return result
+
+
+# --- storing -----------------------------------------------------------------------------------
+
+
+def to_document(change_set: ChangeSet) -> dict[str, Any]:
+    """An orjson-ready form for S3: an updated record's previous version is kept as its old values only."""
+    return {
+        "format": DOCUMENT_FORMAT,
+        "previous_counts": change_set.previous_counts,
+        "changes": [_change_document(change) for change in change_set],
+    }
+
+
+def _change_document(change: Change) -> dict[str, Any]:
+    document: dict[str, Any] = {"kind": change.kind, "type": change.record_type, "id": change.clever_id}
+    if change.previous_clever_id:
+        document["previous_id"] = change.previous_clever_id
+    if change.changed_fields:
+        document["fields"] = list(change.changed_fields)
+    if change.record is not None:
+        document["record"] = change.record
+    if change.kind == "removed":
+        document["previous"] = change.previous
+    elif change.previous is not None:
+        # A changed field missing here was absent from the previous record.
+        document["previous_values"] = {
+            name: change.previous[name] for name in change.changed_fields if name in change.previous
+        }
+    return document
+
+
+def from_document(document: dict[str, Any]) -> ChangeSet:
+    if document.get("format") != DOCUMENT_FORMAT:
+        raise ValueError(f"unsupported change set format {document.get('format')!r}")
+    changes: dict[RecordType, list[Change]] = {record_type: [] for record_type in RECORD_TYPES}
+    for item in document["changes"]:
+        change = _change_from_document(item)
+        changes[change.record_type].append(change)
+    counts = document["previous_counts"]
+    previous_counts = {record_type: counts.get(record_type, 0) for record_type in RECORD_TYPES}
+    return ChangeSet(changes=changes, previous_counts=previous_counts)
+
+
+def _change_from_document(item: dict[str, Any]) -> Change:
+    kind: ChangeKind = item["kind"]
+    fields = tuple(item.get("fields", ()))
+    record: Record | None = item.get("record")
+    previous: Record | None = item.get("previous")
+    if "previous_values" in item and record is not None:
+        previous = _previous_from_values(record, fields, item["previous_values"], item.get("previous_id"))
+    return Change(
+        kind, item["type"], item["id"], record, previous,
+        previous_clever_id=item.get("previous_id", ""), changed_fields=fields,
+    )  # fmt: skip
+
+
+def _previous_from_values(
+    record: Record, fields: tuple[str, ...], values: dict[str, Any], previous_id: str | None
+) -> Record:
+    previous = {name: value for name, value in record.items() if name not in fields} | values
+    if previous_id:
+        previous["id"] = previous_id
+    return previous
+
+
+__all__ = [
+    "CHANGE_KINDS",
+    "Change",
+    "ChangeKind",
+    "ChangeSet",
+    "ChangeSummary",
+    "KindCounts",
+    "apply_change_set",
+    "changed_fields",
+    "diff",
+    "display_name",
+    "from_document",
+    "normalise_name",
+    "to_document",
+]

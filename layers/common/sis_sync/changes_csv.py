@@ -1,0 +1,135 @@
+"""The "Download CSV of changes" file (DESIGN §4): one row per changed record, streamed.
+
+Rows are produced in chunks and written to any binary stream (a file, a gzip stream, an S3 upload),
+so a 100k-row change set never sits in memory as one string.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, Final, Protocol
+
+from sis_sync.changes import Change
+from sis_sync.rules import Evaluation
+
+CSV_HEADER: Final = (
+    "change_type",
+    "record_type",
+    "clever_id",
+    "previous_clever_id",
+    "sis_id",
+    "name",
+    "email",
+    "changed_fields",
+    "hold_reasons",
+)
+CONTENT_TYPE: Final = "text/csv; charset=utf-8"
+CHUNK_CHARS: Final = 64 * 1024
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula (OWASP CSV injection): prefix a quote."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
+def change_row(change: Change, hold_reasons: Iterable[str]) -> list[str]:
+    record = change.shown
+    cells = (
+        change.kind,
+        change.record_type,
+        change.clever_id,
+        change.previous_clever_id,
+        str(record.get("sis_id", "")),
+        change.name,
+        str(record.get("email", "")),
+        ";".join(change.changed_fields),
+        ";".join(hold_reasons),
+    )
+    return [neutralise_cell(cell) for cell in cells]
+
+
+def csv_rows(evaluation: Evaluation) -> Iterator[list[str]]:
+    yield list(CSV_HEADER)
+    for change in evaluation.change_set:
+        yield change_row(change, evaluation.reasons_for(change))
+
+
+def iter_changes_csv(evaluation: Evaluation, chunk_chars: int = CHUNK_CHARS) -> Iterator[bytes]:
+    """The CSV as UTF-8 chunks of about `chunk_chars` characters."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in csv_rows(evaluation):
+        writer.writerow(row)
+        if buffer.tell() >= chunk_chars:
+            yield _drain(buffer)
+    if buffer.tell():
+        yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> bytes:
+    chunk = buffer.getvalue().encode("utf-8")
+    buffer.seek(0)
+    buffer.truncate()
+    return chunk
+
+
+def write_changes_csv(evaluation: Evaluation, stream: IO[bytes]) -> None:
+    """Write the CSV into a binary stream the caller owns (and closes)."""
+    for chunk in iter_changes_csv(evaluation):
+        stream.write(chunk)
+
+
+def changes_csv_bytes(evaluation: Evaluation) -> bytes:
+    """The whole CSV in memory: for the API's small responses and for tests."""
+    return b"".join(iter_changes_csv(evaluation))
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only stream over byte chunks, so boto3 can pull the CSV as it is produced."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(target), len(self._pending))
+        target[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+class S3Uploader(Protocol):
+    """The one boto3 S3 client method used here (boto3's managed, multipart-capable upload)."""
+
+    def upload_fileobj(self, fileobj: IO[bytes], bucket: str, key: str, /, **options: Any) -> None: ...
+
+
+def upload_changes_csv(s3_client: S3Uploader, bucket: str, key: str, evaluation: Evaluation) -> None:
+    """Stream the CSV to S3: boto3 reads it part by part and switches to a multipart upload when large."""
+    stream = io.BufferedReader(_ChunkReader(iter_changes_csv(evaluation)), buffer_size=CHUNK_CHARS)
+    s3_client.upload_fileobj(stream, bucket, key, ExtraArgs={"ContentType": CONTENT_TYPE})
+
+
+__all__ = [
+    "CONTENT_TYPE",
+    "CSV_HEADER",
+    "S3Uploader",
+    "change_row",
+    "changes_csv_bytes",
+    "csv_rows",
+    "iter_changes_csv",
+    "neutralise_cell",
+    "upload_changes_csv",
+    "write_changes_csv",
+]

@@ -1,0 +1,327 @@
+"""Hold rules (DESIGN §1): decide whether a school's change set waits for a district admin.
+
+Each rule looks at the change set, not the whole snapshot, and returns the hold it raises (with
+counts, the threshold that fired and a few examples) plus the changes that made it fire, which the
+changes CSV marks in its `hold_reasons` column. Examples carry ids and names only: an admin needs to
+recognise the people, not read their contact details.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict
+
+from sis_sync.changes import Change, ChangeSet, diff, display_name
+from sis_sync.settings import HoldThresholds
+from sis_sync.snapshot import RECORD_TYPES, Record, Records, RecordType, Snapshot
+
+MAX_EXAMPLES: Final = 20
+
+
+class HoldReason(StrEnum):
+    LARGE_REMOVALS = "large_removals"
+    TOO_MANY_PARENT_CONNECTIONS = "too_many_parent_connections"
+    EMERGENCY_CONTACTS = "emergency_contacts"
+    DISCONNECTED = "disconnected"  # raised by the poller when Clever fails, never by a change set
+
+
+class Hold(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reason: HoldReason
+    detail: dict[str, Any]
+
+
+ChangeKey = tuple[RecordType, str]  # (record_type, clever_id) is unique within a change set
+
+
+def change_key(change: Change) -> ChangeKey:
+    return change.record_type, change.clever_id
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A rule's verdict: the hold, and the changes that made it fire."""
+
+    hold: Hold
+    changes: list[Change]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    change_set: ChangeSet
+    holds: tuple[Hold, ...]
+    reasons_by_change: dict[ChangeKey, tuple[HoldReason, ...]]
+
+    @property
+    def held(self) -> bool:
+        return bool(self.holds)
+
+    @property
+    def reasons(self) -> tuple[HoldReason, ...]:
+        return tuple(hold.reason for hold in self.holds)
+
+    def reasons_for(self, change: Change) -> tuple[HoldReason, ...]:
+        return self.reasons_by_change.get(change_key(change), ())
+
+
+def evaluate(
+    previous: Snapshot | Records | None, current: Snapshot | Records, thresholds: HoldThresholds
+) -> Evaluation:
+    """Diff the applied roster (None on a first sync) against the new one and run every rule."""
+    previous_records = _records(previous) if previous is not None else None
+    current_records = _records(current)
+    change_set = diff(previous_records, current_records)
+    verdicts = [
+        large_removals(change_set, thresholds),
+        too_many_parent_connections(change_set, previous_records or {}, current_records, thresholds),
+        emergency_contacts(change_set, thresholds),
+    ]
+    fired = [verdict for verdict in verdicts if verdict is not None]
+    return Evaluation(
+        change_set=change_set,
+        holds=tuple(verdict.hold for verdict in fired),
+        reasons_by_change=_reasons_by_change(fired),
+    )
+
+
+def _records(snapshot: Snapshot | Records) -> Records:
+    return snapshot.records if isinstance(snapshot, Snapshot) else snapshot
+
+
+def _reasons_by_change(fired: list[Fired]) -> dict[ChangeKey, tuple[HoldReason, ...]]:
+    reasons: dict[ChangeKey, tuple[HoldReason, ...]] = {}
+    for verdict in fired:
+        for change in verdict.changes:
+            key = change_key(change)
+            if verdict.hold.reason not in reasons.get(key, ()):
+                reasons[key] = (*reasons.get(key, ()), verdict.hold.reason)
+    return reasons
+
+
+# --- large_removals ----------------------------------------------------------------------------
+
+_GONE: Final = frozenset({"removed", "source_id_changed"})  # Clever's re-issued ids count as removals
+
+
+def large_removals(change_set: ChangeSet, thresholds: HoldThresholds) -> Fired | None:
+    """Per record type: removed + source-ID-changed is both many and a large share, or simply huge."""
+    per_type: dict[str, dict[str, Any]] = {}
+    gone_changes: list[Change] = []
+    for record_type in RECORD_TYPES:
+        gone = [change for change in change_set.of_type(record_type) if change.kind in _GONE]
+        previous_count = change_set.previous_counts.get(record_type, 0)
+        threshold = _removal_threshold(len(gone), previous_count, thresholds)
+        if threshold is None:
+            continue
+        per_type[record_type] = _removal_counts(gone, previous_count, threshold)
+        gone_changes.extend(gone)
+    if not per_type:
+        return None
+    detail = {
+        "types": per_type,
+        "thresholds": {
+            "removal_min_count": thresholds.removal_min_count,
+            "removal_pct": thresholds.removal_pct,
+            "removal_max_count": thresholds.removal_max_count,
+        },
+        "examples": [_removal_example(change) for change in gone_changes[:MAX_EXAMPLES]],
+    }
+    return Fired(Hold(reason=HoldReason.LARGE_REMOVALS, detail=detail), gone_changes)
+
+
+def _removal_threshold(gone: int, previous_count: int, thresholds: HoldThresholds) -> str | None:
+    """The setting that makes `gone` records too many, if any (integer maths: no rounding surprises)."""
+    if gone >= thresholds.removal_max_count:
+        return "removal_max_count"
+    if gone >= thresholds.removal_min_count and gone * 100 >= thresholds.removal_pct * previous_count:
+        return "removal_pct"
+    return None
+
+
+def _removal_counts(gone: list[Change], previous_count: int, threshold: str) -> dict[str, Any]:
+    removed = sum(1 for change in gone if change.kind == "removed")
+    return {
+        "removed": removed,
+        "source_id_changed": len(gone) - removed,
+        "previous": previous_count,
+        "pct": round(100 * len(gone) / previous_count, 1) if previous_count else None,
+        "threshold": threshold,
+    }
+
+
+def _removal_example(change: Change) -> dict[str, str]:
+    example = {"record_type": change.record_type, "change": change.kind, "clever_id": change.clever_id}
+    if change.previous_clever_id:
+        example["previous_clever_id"] = change.previous_clever_id
+    example["name"] = change.name
+    return example
+
+
+# --- too_many_parent_connections ---------------------------------------------------------------
+
+
+def too_many_parent_connections(
+    change_set: ChangeSet, previous: Records, current: Records, thresholds: HoldThresholds
+) -> Fired | None:
+    """Students who reach `max_guardians` linked contacts now and had fewer in the applied roster.
+
+    Only a contact change can add a link, so counts are derived from the changes plus one pass over
+    the applied contacts for the students they touch, never from two full scans.
+    """
+    contact_changes = change_set.of_type("contact")
+    applied_id = _applied_student_ids(change_set)
+    touched = {student for change in contact_changes for student in _linked(change.record)}
+    touched |= applied_id.keys()
+    if not touched:
+        return None
+    wanted = touched | {applied_id.get(student, student) for student in touched}
+    before = _guardian_counts(previous.get("contact", []), wanted)
+    now = before.copy()
+    for change in contact_changes:
+        now.subtract(_linked(change.previous) & wanted)
+        now.update(_linked(change.record) & wanted)
+    limit = thresholds.max_guardians
+    flagged = {
+        student: (now[student], before[applied_id.get(student, student)])
+        for student in sorted(touched)
+        if now[student] >= limit > before[applied_id.get(student, student)]
+    }
+    if not flagged:
+        return None
+    linking = [change for change in contact_changes if _newly_linked(change, applied_id) & flagged.keys()]
+    names = _student_names(current.get("student", []), flagged.keys())
+    detail = {
+        "max_guardians": limit,
+        "students": len(flagged),
+        "examples": [
+            {
+                "clever_id": student,
+                "name": names.get(student, ""),
+                "guardians": count,
+                "previously": before_count,
+            }
+            for student, (count, before_count) in list(flagged.items())[:MAX_EXAMPLES]
+        ],
+    }
+    return Fired(Hold(reason=HoldReason.TOO_MANY_PARENT_CONNECTIONS, detail=detail), linking)
+
+
+def _applied_student_ids(change_set: ChangeSet) -> dict[str, str]:
+    """New student id -> the id the applied roster knows the student by, for re-issued ids."""
+    return {
+        change.clever_id: change.previous_clever_id
+        for change in change_set.of_type("student")
+        if change.kind == "source_id_changed"
+    }
+
+
+def _linked(contact: Record | None) -> set[str]:
+    """The students a contact is linked to; two relationships to one student are one link."""
+    if contact is None:
+        return set()
+    return {relationship["student"] for relationship in contact.get("relationships", ())}
+
+
+def _newly_linked(change: Change, applied_id: dict[str, str]) -> set[str]:
+    before = _linked(change.previous)
+    return {student for student in _linked(change.record) if applied_id.get(student, student) not in before}
+
+
+def _guardian_counts(contacts: Iterable[Record], students: set[str]) -> Counter[str]:
+    """Contacts linked to each of `students`: one tight pass, as it runs over every applied contact."""
+    counts: Counter[str] = Counter()
+    for contact in contacts:
+        for student in {relationship["student"] for relationship in contact["relationships"]}:
+            if student in students:
+                counts[student] += 1
+    return counts
+
+
+def _student_names(students: Iterable[Record], wanted: Iterable[str]) -> dict[str, str]:
+    wanted = set(wanted)
+    return {record["id"]: display_name("student", record) for record in students if record["id"] in wanted}
+
+
+# --- emergency_contacts ------------------------------------------------------------------------
+
+
+def emergency_contacts(change_set: ChangeSet, thresholds: HoldThresholds) -> Fired | None:
+    """Contact relationships of a blocked type that the applied roster did not have.
+
+    A relationship is (contact, student, type); a contact or student under a re-issued Clever id is
+    the same contact or student, and a type differing only in case is the same type.
+    """
+    blocked = {contact_type.casefold() for contact_type in thresholds.blocked_contact_types}
+    if not blocked:
+        return None
+    applied_id = _applied_student_ids(change_set)
+    examples: list[dict[str, str]] = []
+    by_type: Counter[str] = Counter()
+    contributing: list[Change] = []
+    for change in change_set.of_type("contact"):
+        new_relationships = _new_blocked_relationships(change, blocked, applied_id)
+        if not new_relationships:
+            continue
+        contributing.append(change)
+        by_type.update(relationship["type"] for relationship in new_relationships)
+        examples.extend(
+            {
+                "clever_id": change.clever_id,
+                "name": change.name,
+                "student": rel["student"],
+                "type": rel["type"],
+            }
+            for rel in new_relationships
+        )
+    if not contributing:
+        return None
+    detail = {
+        "blocked_contact_types": list(thresholds.blocked_contact_types),
+        "relationships": sum(by_type.values()),
+        "contacts": len(contributing),
+        "by_type": dict(sorted(by_type.items())),
+        "examples": examples[:MAX_EXAMPLES],
+    }
+    return Fired(Hold(reason=HoldReason.EMERGENCY_CONTACTS, detail=detail), contributing)
+
+
+def _new_blocked_relationships(
+    change: Change, blocked: set[str], applied_id: dict[str, str]
+) -> list[dict[str, str]]:
+    if change.record is None:
+        return []
+    before = {
+        (relationship["student"], relationship["type"].casefold())
+        for relationship in (change.previous or {}).get("relationships", ())
+    }
+    return [
+        relationship
+        for relationship in change.record.get("relationships", ())
+        if relationship["type"].casefold() in blocked
+        and (
+            applied_id.get(relationship["student"], relationship["student"]),
+            relationship["type"].casefold(),
+        )
+        not in before
+    ]
+
+
+__all__ = [
+    "MAX_EXAMPLES",
+    "ChangeKey",
+    "Evaluation",
+    "Fired",
+    "Hold",
+    "HoldReason",
+    "change_key",
+    "emergency_contacts",
+    "evaluate",
+    "large_removals",
+    "too_many_parent_connections",
+]

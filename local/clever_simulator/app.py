@@ -1,0 +1,219 @@
+"""Flask routes of the simulated Clever Data API v3.0 (plus ``/oauth/tokens``)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, g, request
+
+from clever_simulator.control import control_blueprint
+from clever_simulator.listing import InvalidCursorError
+from clever_simulator.roster import Listing, Record, Resource, Role
+
+if TYPE_CHECKING:
+    from clever_simulator.server import CleverSimulator
+
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 100
+CONTROL_PREFIX = "/__sim"
+_ERROR_PAGE = (
+    "<html><head><title>{status} {reason}</title></head>"
+    "<body><center><h1>{status} {reason}</h1></center><hr><center>nginx</center></body></html>"
+)
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temporarily Unavailable"}
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json")
+
+
+def _message(status: int, message: str) -> Response:
+    """Clever's error shape (``NotFound``/``BadRequest``/``InternalError`` in the spec)."""
+    return _json({"message": message}, status)
+
+
+def _server_error(status: int, html: bool) -> Response:
+    if html:
+        page = _ERROR_PAGE.format(status=status, reason=_REASONS.get(status, "Server Error"))
+        return Response(page, status=status, mimetype="text/html")
+    return _message(status, "internal error")
+
+
+def _unauthorized(error: str, description: str) -> Response:
+    return _json({"error": error, "error_description": description}, 401)
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _role() -> Role | None:
+    value = request.args.get("role")
+    if value is None:
+        return None
+    try:
+        return Role(value)
+    except ValueError:
+        return None
+
+
+def create_app(sim: CleverSimulator) -> Flask:
+    app = Flask("clever_simulator")
+    app.register_blueprint(control_blueprint(sim), url_prefix=CONTROL_PREFIX)
+
+    @app.before_request
+    def faults_auth_and_rate_limit() -> Response | None:
+        path = request.path
+        if path.startswith(CONTROL_PREFIX):
+            return None
+        sim.requests.record(path)
+        delay = sim.faults.delay(path)
+        if delay:
+            sim.sleep(delay)
+        token = _bearer_token()
+        g.rate = sim.rate_limiter.hit(token or request.remote_addr or "", sim.faults.rate_limit_per_minute)
+        if not g.rate.allowed:
+            return _json({"error": "rate_limit_exceeded", "message": "Too Many Requests"}, 429)
+        if path.startswith("/v3.0"):
+            if token is None:
+                return _unauthorized("invalid_request", "Missing bearer token")
+            if token not in sim.tokens or sim.tokens[token] != sim.district.district_id:
+                return _unauthorized("invalid_token", "The access token is unknown")
+            if sim.faults.is_revoked(token):
+                return _unauthorized("invalid_token", "The access token has been revoked")
+        transient = sim.faults.take_transient(path)
+        if transient is not None:
+            return _server_error(transient.status, transient.html)
+        html_status = sim.faults.html_error_status(path)
+        if html_status is not None:
+            return _server_error(html_status, html=True)
+        return None
+
+    @app.after_request
+    def rate_headers_and_malformed_body(response: Response) -> Response:
+        rate = g.get("rate")
+        if rate is not None:
+            response.headers.update(rate.headers())
+        if (
+            response.status_code == 200
+            and response.mimetype == "application/json"
+            and request.path.startswith("/v3.0")
+            and sim.faults.malformed(request.path)
+        ):
+            body = response.get_data()
+            response.set_data(body[: max(1, len(body) // 2)] + b'",,}')
+        return response
+
+    @app.errorhandler(404)
+    def unknown_route(_: Exception) -> Response:
+        return _message(404, "Not Found")
+
+    @app.errorhandler(405)
+    def wrong_method(_: Exception) -> Response:
+        return _message(405, "Method Not Allowed")
+
+    def envelope_item(resource: Resource, record: Record) -> dict[str, Any]:
+        return {"data": record, "uri": f"/v3.0/{resource.value}/{record['id']}"}
+
+    def serve_listing(listing: Listing | None, resource: Resource) -> Response:
+        if listing is None:
+            return _message(404, "Resource not found")
+        if "ending_before" in request.args:
+            return _message(400, "ending_before is not supported by the simulator")
+        raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
+        if not raw_limit.isdigit() or int(raw_limit) < 1:
+            return _message(400, "limit must be a positive integer")
+        limit = int(raw_limit)
+        if limit > MAX_LIMIT:
+            return _message(413, f"limit must be at most {MAX_LIMIT}")
+        starting_after = request.args.get("starting_after")
+        listing_key = (request.path, request.args.get("role"))
+        page_number = sim.page_number(listing_key, starting_after)
+        failure = sim.faults.page_failure(request.path, request.args.get("role"), page_number)
+        if failure is not None:
+            return _server_error(failure.status, failure.html)
+        served = min(limit, sim.page_size_cap) if sim.page_size_cap else limit
+        try:
+            with sim.lock:
+                page = listing.page(starting_after, served)
+        except InvalidCursorError:
+            return _message(400, "starting_after is not a valid id")
+        links = [{"rel": "self", "uri": request.full_path.rstrip("?")}]
+        if page.has_more and page.records:
+            last_id = str(page.records[-1]["id"])
+            others = [
+                (k, v) for k, v in request.args.items(multi=True) if k not in ("limit", "starting_after")
+            ]
+            query = urlencode([("limit", str(limit)), *others, ("starting_after", last_id)])
+            links.append({"rel": "next", "uri": f"{request.path}?{query}"})
+            if page_number is not None:
+                sim.remember_page(listing_key, last_id, page_number + 1)
+        return _json({"data": [envelope_item(resource, r) for r in page.records], "links": links})
+
+    def serve_one(resource: Resource, record_id: str) -> Response:
+        with sim.lock:
+            record = sim.district.get(resource, record_id)
+        if record is None:
+            return _message(404, "Resource not found")
+        return _json({"data": record, "links": [{"rel": "self", "uri": request.path}]})
+
+    def top_listing(resource: Resource) -> Response:
+        if resource is Resource.USERS and "role" in request.args and _role() is None:
+            return _message(400, "role must be one of " + ", ".join(r.value for r in Role))
+        with sim.lock:
+            listing = sim.district.listing(resource, _role())
+        return serve_listing(listing, resource)
+
+    for resource in Resource:
+        app.add_url_rule(
+            f"/v3.0/{resource.value}",
+            f"list_{resource.value}",
+            lambda resource=resource: top_listing(resource),
+        )
+        app.add_url_rule(
+            f"/v3.0/{resource.value}/<record_id>",
+            f"get_{resource.value}",
+            lambda record_id, resource=resource: serve_one(resource, record_id),
+        )
+
+    @app.get("/v3.0/schools/<school_id>/users")
+    def school_users(school_id: str) -> Response:
+        if "role" in request.args and _role() is None:
+            return _message(400, "role must be one of student, teacher, staff")
+        with sim.lock:
+            listing = sim.district.school_users(school_id, _role())
+        return serve_listing(listing, Resource.USERS)
+
+    @app.get("/v3.0/schools/<school_id>/sections")
+    def school_sections(school_id: str) -> Response:
+        with sim.lock:
+            listing = sim.district.school_sections(school_id)
+        return serve_listing(listing, Resource.SECTIONS)
+
+    @app.get("/v3.0/users/<user_id>/mycontacts")
+    def user_contacts(user_id: str) -> Response:
+        with sim.lock:
+            listing = sim.district.user_contacts(user_id)
+        return serve_listing(listing, Resource.USERS)
+
+    @app.get("/oauth/tokens")
+    def oauth_tokens() -> Response:
+        auth = request.authorization
+        if auth is None or auth.type != "basic" or (auth.username, auth.password) != sim.client_credentials:
+            return _json({"error": "invalid_client", "error_description": "bad client credentials"}, 401)
+        if request.args.get("owner_type") != "district":
+            return _message(400, "owner_type must be district")
+        return _json(
+            {
+                "data": sim.token_records(),
+                "links": [{"rel": "self", "uri": request.full_path.rstrip("?")}],
+            }
+        )
+
+    return app

@@ -1,0 +1,218 @@
+"""Fault modes, switchable at run time from Python or through ``POST /__sim/faults``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FaultName = Literal[
+    "revoked_token", "page_failures", "slow", "html_error", "malformed_json", "transient_errors", "rate_limit"
+]
+
+
+class _Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RevokedToken(_Fault):
+    token: str | None = None
+    """The revoked token; None revokes every token (the district disconnected the app)."""
+
+
+class PageFailure(_Fault):
+    """A listing that fails from page ``from_page`` onward, every time it is asked."""
+
+    path: str
+    from_page: int = Field(ge=1)
+    role: str | None = None
+    status: int = Field(default=502, ge=500, le=599)
+    html: bool = True
+
+
+class SlowResponses(_Fault):
+    seconds: float = Field(gt=0)
+    path: str | None = None
+
+
+class HtmlError(_Fault):
+    status: Literal[500, 503] = 500
+    path: str | None = None
+
+
+class MalformedJson(_Fault):
+    path: str | None = None
+
+
+class TransientErrors(_Fault):
+    count: int = Field(ge=1)
+    status: int = Field(default=503, ge=500, le=599)
+    path: str | None = None
+    html: bool = True
+
+
+class FaultSettings(_Fault):
+    """Everything ``POST /__sim/faults`` may set in its ``set`` object."""
+
+    revoked_token: RevokedToken | None = None
+    page_failures: list[PageFailure] | None = None
+    slow: SlowResponses | None = None
+    html_error: HtmlError | None = None
+    malformed_json: MalformedJson | None = None
+    transient_errors: TransientErrors | None = None
+    rate_limit: int | None = Field(default=None, ge=1)
+
+
+class FaultRequest(_Fault):
+    """Body of ``POST /__sim/faults``: clears first, then sets."""
+
+    set: FaultSettings = FaultSettings()
+    clear: list[FaultName] | Literal["all"] = []
+
+
+def _matches(scope: str | None, path: str) -> bool:
+    return scope is None or path == scope or path.startswith(scope.rstrip("/") + "/")
+
+
+class Faults:
+    """The active faults; every method is safe to call while the server runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._revoked: RevokedToken | None = None
+        self._page_failures: list[PageFailure] = []
+        self._slow: SlowResponses | None = None
+        self._html_error: HtmlError | None = None
+        self._malformed: MalformedJson | None = None
+        self._transient: TransientErrors | None = None
+        self._transient_left = 0
+        self.rate_limit_per_minute: int | None = None
+
+    # -- switching on --
+
+    def revoke_token(self, token: str | None = None) -> None:
+        """Revokes one token, or every token when None (Clever answers 401 invalid_token)."""
+        self._revoked = RevokedToken(token=token)
+
+    def fail_pages(
+        self, path: str, from_page: int, *, role: str | None = None, status: int = 502, html: bool = True
+    ) -> None:
+        """Listing ``path`` (with ``role``) fails from page ``from_page`` onward, by default with HTML."""
+        failure = PageFailure(path=path, from_page=from_page, role=role, status=status, html=html)
+        with self._lock:
+            self._page_failures.append(failure)
+
+    def slow(self, seconds: float, path: str | None = None) -> None:
+        self._slow = SlowResponses(seconds=seconds, path=path)
+
+    def html_error(self, status: Literal[500, 503] = 500, path: str | None = None) -> None:
+        self._html_error = HtmlError(status=status, path=path)
+
+    def malformed_json(self, path: str | None = None) -> None:
+        """Answers 200 with a body that is not valid JSON."""
+        self._malformed = MalformedJson(path=path)
+
+    def transient_errors(
+        self, count: int, *, status: int = 503, path: str | None = None, html: bool = True
+    ) -> None:
+        """The next ``count`` matching requests fail with ``status``; later ones succeed."""
+        with self._lock:
+            self._transient = TransientErrors(count=count, status=status, path=path, html=html)
+            self._transient_left = count
+
+    def rate_limit(self, per_minute: int | None) -> None:
+        """Enforces a per-token, per-minute limit with real 429s (None: headers only, never 429)."""
+        self.rate_limit_per_minute = per_minute
+
+    def clear(self, name: FaultName | None = None) -> None:
+        """Clears one fault, or all of them when ``name`` is None."""
+        with self._lock:
+            if name in (None, "revoked_token"):
+                self._revoked = None
+            if name in (None, "page_failures"):
+                self._page_failures = []
+            if name in (None, "slow"):
+                self._slow = None
+            if name in (None, "html_error"):
+                self._html_error = None
+            if name in (None, "malformed_json"):
+                self._malformed = None
+            if name in (None, "transient_errors"):
+                self._transient, self._transient_left = None, 0
+            if name in (None, "rate_limit"):
+                self.rate_limit_per_minute = None
+
+    def apply(self, request: FaultRequest) -> None:
+        """Applies a control-endpoint request."""
+        for name in [None] if request.clear == "all" else request.clear:
+            self.clear(name)
+        settings = request.set
+        if settings.revoked_token is not None:
+            self._revoked = settings.revoked_token
+        for failure in settings.page_failures or []:
+            with self._lock:
+                self._page_failures.append(failure)
+        if settings.slow is not None:
+            self._slow = settings.slow
+        if settings.html_error is not None:
+            self._html_error = settings.html_error
+        if settings.malformed_json is not None:
+            self._malformed = settings.malformed_json
+        if settings.transient_errors is not None:
+            fault = settings.transient_errors
+            self.transient_errors(fault.count, status=fault.status, path=fault.path, html=fault.html)
+        if settings.rate_limit is not None:
+            self.rate_limit_per_minute = settings.rate_limit
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "revoked_token": self._revoked.model_dump() if self._revoked else None,
+                "page_failures": [failure.model_dump() for failure in self._page_failures],
+                "slow": self._slow.model_dump() if self._slow else None,
+                "html_error": self._html_error.model_dump() if self._html_error else None,
+                "malformed_json": self._malformed.model_dump() if self._malformed else None,
+                "transient_errors": (
+                    {**self._transient.model_dump(), "remaining": self._transient_left}
+                    if self._transient
+                    else None
+                ),
+                "rate_limit": self.rate_limit_per_minute,
+            }
+
+    # -- decisions taken per request --
+
+    def is_revoked(self, token: str) -> bool:
+        revoked = self._revoked
+        return revoked is not None and revoked.token in (None, token)
+
+    def delay(self, path: str) -> float:
+        slow = self._slow
+        return slow.seconds if slow is not None and _matches(slow.path, path) else 0.0
+
+    def take_transient(self, path: str) -> TransientErrors | None:
+        """The transient fault if this request is one of the failing ones (and counts it)."""
+        with self._lock:
+            fault = self._transient
+            if fault is None or self._transient_left <= 0 or not _matches(fault.path, path):
+                return None
+            self._transient_left -= 1
+            return fault
+
+    def html_error_status(self, path: str) -> int | None:
+        fault = self._html_error
+        return fault.status if fault is not None and _matches(fault.path, path) else None
+
+    def page_failure(self, path: str, role: str | None, page: int | None) -> PageFailure | None:
+        if page is None:
+            return None
+        with self._lock:
+            for failure in self._page_failures:
+                if failure.path == path and failure.role == role and page >= failure.from_page:
+                    return failure
+        return None
+
+    def malformed(self, path: str) -> bool:
+        fault = self._malformed
+        return fault is not None and _matches(fault.path, path)

@@ -1,0 +1,81 @@
+"""Partitioning a district's Clever lists into per-school canonical snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sis_sync.clever.models import Section, User
+from sis_sync.snapshot import Partitioner, Snapshot, decode, encode
+
+
+def student(uid: str, *schools: str) -> User:
+    return User.model_validate(
+        {
+            "id": uid,
+            "name": {"first": "A", "last": uid},
+            "roles": {"student": {"school": schools[0], "schools": list(schools)}},
+        }
+    )
+
+
+def contact(uid: str, *links: tuple[str, str]) -> User:
+    rels = [{"student": s, "type": t, "relationship": "Parent"} for s, t in links]
+    return User.model_validate(
+        {"id": uid, "name": {"last": "Pat Doe"}, "roles": {"contact": {"student_relationships": rels}}}
+    )
+
+
+def section(sid: str, school: str, *students: str) -> Section:
+    return Section.model_validate({"id": sid, "school": school, "students": list(students)})
+
+
+def partition(*items: Any) -> tuple[dict[str, Any], Partitioner]:
+    partitioner = Partitioner()
+    for item in items:
+        (partitioner.add_section if isinstance(item, Section) else partitioner.add_user)(item)
+    return partitioner.finish(), partitioner
+
+
+def test_a_person_is_in_every_school_of_theirs_and_a_contact_in_their_students_schools() -> None:
+    records, _ = partition(
+        student("s1", "A", "B"),
+        student("s2", "B"),
+        contact("c1", ("s1", "Parent/Guardian"), ("s2", "Family")),
+    )
+    assert [r["id"] for r in records["A"]["student"]] == ["s1"]
+    assert [r["id"] for r in records["B"]["student"]] == ["s1", "s2"]
+    # the contact, as school A sees it, is linked only to A's students
+    assert [rel["student"] for rel in records["A"]["contact"][0]["relationships"]] == ["s1"]
+    assert [rel["student"] for rel in records["B"]["contact"][0]["relationships"]] == ["s1", "s2"]
+    assert records["A"]["contact"][0]["name"] == "Pat Doe"
+
+
+def test_dangling_references_and_duplicates_are_quarantined_not_dropped_silently() -> None:
+    records, partitioner = partition(
+        student("s1", "A"),
+        student("s1", "A"),
+        section("x1", "A", "s1", "ghost"),
+        contact("c1", ("ghost", "Other")),
+    )
+    assert records["A"]["section"][0]["students"] == ["s1"]
+    assert partitioner.quarantine.summary() == {
+        "duplicate_ids": 1,
+        "dangling_references": 2,
+        "without_school": 1,
+    }
+
+
+@given(st.permutations(["s1", "s2", "s3", "s4"]))
+def test_the_snapshot_bytes_do_not_depend_on_the_order_clever_sends(order: list[str]) -> None:
+    records, _ = partition(*(student(uid, "A") for uid in order), section("x", "A", *reversed(order)))
+    reference, _ = partition(*(student(uid, "A") for uid in sorted(order)), section("x", "A", *sorted(order)))
+    assert encode(Snapshot("d", "s", "A", records["A"])) == encode(Snapshot("d", "s", "A", reference["A"]))
+
+
+def test_encode_decode_round_trip() -> None:
+    records, _ = partition(student("s1", "A"), contact("c1", ("s1", "Emergency")))
+    snapshot = Snapshot("d", "s", "A", records["A"])
+    assert decode(encode(snapshot).body) == snapshot
