@@ -66,9 +66,13 @@ def route_lambda_invokes(handlers: Mapping[str, Handler]) -> Iterator[InvokeLog]
     original = LambdaSimpleBackend.invoke
 
     def invoke(
-        self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any, headers: Any,
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
         response_headers: Any,
-    ) -> str | bytes | None:  # fmt: skip
+    ) -> str | bytes | None:
         name = _function_name(function_name)
         handler = handlers.get(name)
         if handler is None:

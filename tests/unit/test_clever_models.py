@@ -172,3 +172,11 @@ def test_page_next_uri() -> None:
 def test_page_envelope_is_strict(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Page.model_validate(body)
+
+
+def test_null_optional_fields_read_as_unset() -> None:
+    district = District.model_validate({"id": "d1", "name": "X", "pause_start": None, "pause_end": None})
+    assert district.pause_start == ""
+    user = User.model_validate({"id": "u1", "name": {"first": None, "last": "Doe"}, "email": None})
+    assert user.email == ""
+    assert user.name.first == ""

@@ -64,10 +64,14 @@ def discover(
             result.auto_matched.append(school)
         elif first_sync:
             school = School(
-                district_id=district_id, school_id=school_id_for(record.id), name=record.name,
-                clever_school_id=record.id, nces_id=record.nces_id, state_id=record.state_id,
+                district_id=district_id,
+                school_id=school_id_for(record.id),
+                name=record.name,
+                clever_school_id=record.id,
+                nces_id=record.nces_id,
+                state_id=record.state_id,
                 status=SchoolStatus.CONNECTED,
-            )  # fmt: skip
+            )
             result.created.append(school)
         else:
             result.unmatched.append(

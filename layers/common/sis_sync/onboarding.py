@@ -29,9 +29,12 @@ def onboard_district(
     clever_district = client.district()
     tokens.put(district_id, token)
     district = District(
-        district_id=district_id, name=clever_district.name, clever_district_id=clever_district.id,
-        admin_emails=admin_emails, next_poll_at=now,
-    )  # fmt: skip
+        district_id=district_id,
+        name=clever_district.name,
+        clever_district_id=clever_district.id,
+        admin_emails=admin_emails,
+        next_poll_at=now,
+    )
     for school in platform_schools:
         state.put_school(school.model_copy(update={"status": SchoolStatus.NOT_CONNECTED}), only_if_new=True)
     state.put_district(district)

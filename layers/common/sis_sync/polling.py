@@ -149,18 +149,26 @@ def _record_pull(
     reconnected = district.connection is Connection.DISCONNECTED
     district = district.model_copy(
         update={
-            "connection": Connection.CONNECTED, "consecutive_failures": 0, "last_error": None,
-            "onboarded": True, "last_sync_at": now, "last_sync_id": run.sync_id,
+            "connection": Connection.CONNECTED,
+            "consecutive_failures": 0,
+            "last_error": None,
+            "onboarded": True,
+            "last_sync_at": now,
+            "last_sync_id": run.sync_id,
             "next_poll_at": now + timedelta(minutes=district.settings.sync_interval_minutes),
         }
-    )  # fmt: skip
+    )
     state.put_district(district)
     if reconnected:
         _audit(poller, district, "district_reconnected", [], run.sync_id, "connected")
     logger.info(
-        "sync pulled", district_id=district.district_id, sync_id=run.sync_id,
-        changed=len(run.changed_schools), unchanged=len(run.unchanged_school_ids), requests=run.requests,
-    )  # fmt: skip
+        "sync pulled",
+        district_id=district.district_id,
+        sync_id=run.sync_id,
+        changed=len(run.changed_schools),
+        unchanged=len(run.unchanged_school_ids),
+        requests=run.requests,
+    )
     return run
 
 
@@ -173,9 +181,12 @@ def _snapshot_if_changed(
         return None
     key = poller.snapshots.put(school.district_id, school.school_id, encoded)
     return SyncSchool(
-        school_id=school.school_id, clever_school_id=clever_school_id, snapshot_key=key,
-        sha256=encoded.sha256, counts=snapshot.counts(),
-    )  # fmt: skip
+        school_id=school.school_id,
+        clever_school_id=clever_school_id,
+        snapshot_key=key,
+        sha256=encoded.sha256,
+        counts=snapshot.counts(),
+    )
 
 
 def _record_failure(poller: Poller, district: District, run: SyncRun, error: Exception) -> SyncRun:
@@ -193,11 +204,12 @@ def _record_failure(poller: Poller, district: District, run: SyncRun, error: Exc
     was_connected = district.connection is Connection.CONNECTED
     district = district.model_copy(
         update={
-            "consecutive_failures": failures, "last_error": info,
+            "consecutive_failures": failures,
+            "last_error": info,
             "connection": Connection.DISCONNECTED if disconnect else district.connection,
             "next_poll_at": now + timedelta(minutes=district.settings.sync_interval_minutes),
         }
-    )  # fmt: skip
+    )
     poller.state.put_district(district)
     if disconnect and was_connected:
         _audit(poller, district, "district_disconnected", [], run.sync_id, code, {"message": info.message})
@@ -205,9 +217,14 @@ def _record_failure(poller: Poller, district: District, run: SyncRun, error: Exc
 
 
 def _audit(
-    poller: Poller, district: District, action: str, school_ids: list[str], sync_id: str, result: str,
+    poller: Poller,
+    district: District,
+    action: str,
+    school_ids: list[str],
+    sync_id: str,
+    result: str,
     detail: dict[str, str] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     poller.state.append_audit(
         AuditEntry(
             district_id=district.district_id,

@@ -167,10 +167,17 @@ def student_record(user: User) -> StudentRecord:
     assert role is not None
     first, middle, last = _person_name(user)
     return StudentRecord(
-        id=user.id, sis_id=role.sis_id, first_name=first, middle_name=middle, last_name=last,
-        email=user.email, dob=role.dob, grade=role.grade, student_number=role.student_number,
+        id=user.id,
+        sis_id=role.sis_id,
+        first_name=first,
+        middle_name=middle,
+        last_name=last,
+        email=user.email,
+        dob=role.dob,
+        grade=role.grade,
+        student_number=role.student_number,
         state_id=role.state_id,
-    )  # fmt: skip
+    )
 
 
 def teacher_record(user: User) -> TeacherRecord:
@@ -178,9 +185,16 @@ def teacher_record(user: User) -> TeacherRecord:
     assert role is not None
     first, middle, last = _person_name(user)
     return TeacherRecord(
-        id=user.id, sis_id=role.sis_id, first_name=first, middle_name=middle, last_name=last,
-        email=user.email, title=role.title, teacher_number=role.teacher_number, state_id=role.state_id,
-    )  # fmt: skip
+        id=user.id,
+        sis_id=role.sis_id,
+        first_name=first,
+        middle_name=middle,
+        last_name=last,
+        email=user.email,
+        title=role.title,
+        teacher_number=role.teacher_number,
+        state_id=role.state_id,
+    )
 
 
 def staff_record(user: User) -> StaffRecord:
@@ -188,9 +202,15 @@ def staff_record(user: User) -> StaffRecord:
     assert role is not None
     first, middle, last = _person_name(user)
     return StaffRecord(
-        id=user.id, sis_id=role.staff_id, first_name=first, middle_name=middle, last_name=last,
-        email=user.email, title=role.title, department=role.department,
-    )  # fmt: skip
+        id=user.id,
+        sis_id=role.staff_id,
+        first_name=first,
+        middle_name=middle,
+        last_name=last,
+        email=user.email,
+        title=role.title,
+        department=role.department,
+    )
 
 
 def contact_record(user: User, students: Iterable[str]) -> ContactRecord:
@@ -209,18 +229,30 @@ def contact_record(user: User, students: Iterable[str]) -> ContactRecord:
     # Clever keeps a contact's whole name in name.last; join whatever parts were sent.
     name = " ".join(part for part in (user.name.first, user.name.middle, user.name.last) if part)
     return ContactRecord(
-        id=user.id, sis_id=role.sis_id, name=name, email=user.email, phone=role.phone,
-        phone_type=role.phone_type, relationships=relationships,
-    )  # fmt: skip
+        id=user.id,
+        sis_id=role.sis_id,
+        name=name,
+        email=user.email,
+        phone=role.phone,
+        phone_type=role.phone_type,
+        relationships=relationships,
+    )
 
 
 def section_record(section: Section, students: list[str]) -> SectionRecord:
     return SectionRecord(
-        id=section.id, sis_id=section.sis_id, name=section.name, subject=section.subject,
-        grade=section.grade, period=section.period, course=section.course or "",
-        term_id=section.term_id or "", teacher=section.teacher or "",
-        teachers=sorted(set(section.teachers)), students=sorted(set(students)),
-    )  # fmt: skip
+        id=section.id,
+        sis_id=section.sis_id,
+        name=section.name,
+        subject=section.subject,
+        grade=section.grade,
+        period=section.period,
+        course=section.course or "",
+        term_id=section.term_id or "",
+        teacher=section.teacher or "",
+        teachers=sorted(set(section.teachers)),
+        students=sorted(set(students)),
+    )
 
 
 def _schools_of(school: str | None, schools: list[str]) -> set[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from sis_sync.observability import logger
 
@@ -27,11 +27,20 @@ PHONE_TYPES: Final = frozenset({"Cell", "Home", "Work", "Other", ""})
 DISTRICT_STATES: Final = frozenset({"running", "pending", "error", "paused", "success", ""})
 SUBJECTS: Final = frozenset(
     {
-        "english/language arts", "math", "science", "social studies", "language", "homeroom/advisory",
-        "interventions/online learning", "technology and engineering", "PE and health", "arts and music",
-        "other", "",
+        "english/language arts",
+        "math",
+        "science",
+        "social studies",
+        "language",
+        "homeroom/advisory",
+        "interventions/online learning",
+        "technology and engineering",
+        "PE and health",
+        "arts and music",
+        "other",
+        "",
     }
-)  # fmt: skip
+)
 
 _reported_unknown: set[tuple[str, str]] = set()
 
@@ -46,6 +55,14 @@ def _known(value: str, allowed: frozenset[str], field: str) -> str:
 
 class CleverModel(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        """Clever sends null for many optional (x-nullable) fields: treat it as absent, not as an error."""
+        if isinstance(data, dict) and None in data.values():
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
 
 class Name(CleverModel):

@@ -20,9 +20,13 @@ class SnapshotBucket:
     def put(self, district_id: str, school_id: str, encoded: EncodedSnapshot) -> str:
         key = snapshot_key(district_id, school_id, encoded.sha256)
         self._s3.put_object(
-            Bucket=self.bucket, Key=key, Body=encoded.body, ContentType="application/json",
-            ContentEncoding="gzip", Metadata={"sha256": encoded.sha256},
-        )  # fmt: skip
+            Bucket=self.bucket,
+            Key=key,
+            Body=encoded.body,
+            ContentType="application/json",
+            ContentEncoding="gzip",
+            Metadata={"sha256": encoded.sha256},
+        )
         return key
 
     def get(self, key: str) -> Snapshot:

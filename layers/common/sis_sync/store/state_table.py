@@ -45,10 +45,13 @@ class StateTable:
         due = _iso(district.next_poll_at) if district.next_poll_at else "0"
         self._table.put_item(
             Item=to_item(
-                district, pk=district_pk(district.district_id), sk=DISTRICT_SK,
-                gsi1pk=DUE_PARTITION, gsi1sk=f"{due}#{district.district_id}",
+                district,
+                pk=district_pk(district.district_id),
+                sk=DISTRICT_SK,
+                gsi1pk=DUE_PARTITION,
+                gsi1sk=f"{due}#{district.district_id}",
             )
-        )  # fmt: skip
+        )
 
     def districts_due(self, now: datetime) -> Iterator[District]:
         """Districts whose next poll time has come (one indexed query, paged)."""

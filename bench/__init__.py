@@ -1,0 +1,1 @@
+"""`make bench`: speed and memory of the real code path on generated districts."""

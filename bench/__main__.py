@@ -1,0 +1,106 @@
+"""Run every stage for generated districts of 10,000 and 100,000 students; print the figures.
+
+The last line is one JSON object for the largest size (the issue's contract):
+{"students", "poll_s", "diff_rules_s", "parse_floor_s", "peak_rss_mb", "requests"}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SIZES = (10_000, 100_000)
+STUDENTS_PER_SCHOOL = 2_500
+ROOT = Path(__file__).resolve().parents[1]
+ENV = os.environ | {"PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", "."))}
+
+
+@contextmanager
+def simulator(students: int) -> Iterator[tuple[str, str]]:
+    """The Clever simulator in its own process, so its memory is not counted as the poll's."""
+    args = [
+        sys.executable,
+        "-m",
+        "clever_simulator",
+        "--port",
+        "0",
+        "--seed",
+        "7",
+        "--students",
+        str(students),
+        "--schools",
+        str(max(1, students // STUDENTS_PER_SCHOOL)),
+    ]
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV, cwd=ROOT
+    )
+    try:
+        assert process.stdout is not None
+        values = {}
+        while len(values) < 2:
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("the simulator did not start")
+            key, _, value = line.strip().partition("=")
+            if key in ("CLEVER_API_URL", "CLEVER_DISTRICT_TOKEN"):
+                values[key] = value
+        yield values["CLEVER_API_URL"], values["CLEVER_DISTRICT_TOKEN"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def stage(*args: str) -> dict[str, Any]:
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.stages", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+    ).stdout
+    figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return figures
+
+
+def run(students: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder, simulator(students) as (url, token):
+        poll = stage("poll", url, token, folder)
+        diff = stage("diff", folder)
+    for name, figures in (("poll", poll), ("diff+rules+csv", diff)):
+        per_second = figures.get("records", figures.get("changes", 0)) / max(figures["wall_s"], 1e-9)
+        print(
+            f"{students:>7} students  {name:<15} "
+            + "  ".join(f"{k}={v}" for k, v in figures.items())
+            + f"  records_per_s={per_second:,.0f}"
+        )
+    return {
+        "students": students,
+        "poll_s": poll["wall_s"],
+        "diff_rules_s": diff["wall_s"],
+        "parse_floor_s": diff["parse_floor_s"],
+        "peak_rss_mb": poll["peak_rss_mb"],
+        "requests": poll["requests"],
+    }
+
+
+def main() -> None:
+    results = [run(students) for students in SIZES]
+    small, large = results[0], results[-1]
+    print(
+        f"growth 10k->100k: poll x{large['poll_s'] / small['poll_s']:.1f}, "
+        f"diff x{large['diff_rules_s'] / small['diff_rules_s']:.1f}; "
+        f"diff/parse floor at 100k: {large['diff_rules_s'] / large['parse_floor_s']:.2f}"
+    )
+    print(json.dumps(large))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""A deterministic 5 % change of a school's records: the "new" side the diff benchmark reads."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sis_sync.snapshot import RECORD_TYPES, Records
+
+
+def mutate(records: Records, share: float, seed: int) -> Records:
+    """Remove, update and add `share` of each record type in equal parts (about a third each)."""
+    rng = random.Random(seed)
+    result: Records = {}
+    for record_type in RECORD_TYPES:
+        rows: list[dict[str, Any]] = list(records.get(record_type, []))
+        touched = int(len(rows) * share / 3)
+        picks = rng.sample(range(len(rows)), min(len(rows), 2 * touched))
+        removed, updated = set(picks[:touched]), picks[touched:]
+        for index in updated:
+            rows[index] = rows[index] | {"sis_id": rows[index]["sis_id"] + "-x"}
+        added = [
+            rows[index] | {"id": f"ffff{index:020x}", "sis_id": f"new-{index}"} for index in picks[:touched]
+        ]
+        kept = [row for index, row in enumerate(rows) if index not in removed]
+        result[record_type] = sorted(kept + added, key=lambda row: row["id"])
+    return result

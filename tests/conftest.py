@@ -1,0 +1,85 @@
+"""Shared fixtures: fake AWS credentials, the transformed template, and the stack built in moto.
+
+- `aws_env`   fake credentials + region us-east-1; removes anything that would send boto3 to a real
+              endpoint or profile (with AWS_ENDPOINT_URL set, moto's mock_aws does not intercept).
+- `template`  (session) template.yaml translated offline by aws-sam-translator to plain CloudFormation.
+- `aws`       inside `mock_aws` (Step Functions executes real ASL; Lambda is moto's Docker-free echo
+              backend): every resource of the template, built from the template itself by
+              `devstack.stack.create_stack`; the function environment (STATE_TABLE, ...) is exported.
+              Yields an `AwsStack`. Route invokes to real handlers with `devstack.lambdas`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack.stack import StackResources, create_stack
+from devstack.template import load_sam_template, transform_template
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+REGION = "us-east-1"
+STACK_PREFIX = "sis-sync-test"
+SENDER_EMAIL = "sis-sync@example.org"
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+AwsStack = StackResources
+"""What the `aws` fixture yields: table/bucket names, state machine and function ARNs, environment."""
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials and region; no endpoint override, profile or shared config can leak in."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in {
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_CA_BUNDLE",
+        }:
+            monkeypatch.delenv(name)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="session")
+def sam_template() -> dict[str, Any]:
+    """template.yaml as loaded (SAM resources, short-form intrinsics as dicts)."""
+    return load_sam_template(TEMPLATE_PATH)
+
+
+@pytest.fixture(scope="session")
+def template(sam_template: dict[str, Any]) -> dict[str, Any]:
+    """template.yaml transformed offline to plain CloudFormation (no IAM or other AWS call)."""
+    return transform_template(sam_template, REGION)
+
+
+@pytest.fixture
+def aws(aws_env: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
+    """Every resource of the template in moto, with the functions' environment exported."""
+    with mock_aws(config=MOTO_CONFIG):
+        stack = create_stack(
+            TEMPLATE_PATH,
+            boto3.Session(region_name=REGION),
+            names_prefix=STACK_PREFIX,
+            parameters={"SenderEmail": SENDER_EMAIL},
+            transformed=template,
+        )
+        for name, value in stack.environment.items():
+            monkeypatch.setenv(name, value)
+        yield stack

@@ -1,0 +1,358 @@
+"""The stack built in moto from template.yaml: resources, IAM scoping, and both state machines running."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import boto3
+import pytest
+
+from devstack.lambdas import InvokeLog, route_lambda_invokes
+from devstack.stack import StackResources as AwsStack
+
+Handler = Callable[[dict[str, Any], Any], Any]
+DISTRICT = "d-1"
+SYNC = "sync-2026-11-02T08"
+
+
+class StalePendingSync(Exception):  # noqa: N818 - the name Step Functions catches
+    """Stands in for apply_changes' refusal (Step Functions matches the class name)."""
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def run(arn: str, payload: dict[str, Any], deadline_s: float = 30.0) -> dict[str, Any]:
+    """Start an execution and wait for moto's executor thread to finish it."""
+    sfn = boto3.client("stepfunctions")
+    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.02)
+    raise AssertionError(f"{execution_arn} still running after {deadline_s}s")
+
+
+def sync_item(stack: AwsStack) -> dict[str, Any]:
+    key = {"pk": {"S": f"DISTRICT#{DISTRICT}"}, "sk": {"S": f"SYNC#{SYNC}"}}
+    item: dict[str, Any] = (
+        boto3.client("dynamodb").get_item(TableName=stack.state_table, Key=key).get("Item", {})
+    )
+    return item
+
+
+@pytest.fixture
+def routed(aws: AwsStack) -> Iterator[Callable[[dict[str, Handler]], InvokeLog]]:
+    """Route invokes of the named logical functions to stub handlers for the duration of a test."""
+    with ExitStack() as stack:
+
+        def install(handlers: dict[str, Handler]) -> InvokeLog:
+            named = {aws.function_names[lid]: handler for lid, handler in handlers.items()}
+            return stack.enter_context(route_lambda_invokes(named))
+
+        yield install
+
+
+# ------------------------------------------------------------------ resources
+
+
+def test_tables_are_created_with_the_template_keys_indexes_and_ttl(
+    aws: AwsStack, template: dict[str, Any]
+) -> None:
+    dynamodb = boto3.client("dynamodb")
+    names = {
+        "StateTable": aws.state_table,
+        "RosterTable": aws.roster_table,
+        "IdempotencyTable": aws.idempotency_table,
+    }
+    for lid, resource in resources_of(template, "AWS::DynamoDB::Table").items():
+        declared = resource["Properties"]
+        table = dynamodb.describe_table(TableName=names[lid])["Table"]
+        assert table["KeySchema"] == declared["KeySchema"]
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["SSEDescription"]["Status"] == "ENABLED"
+        indexes = {i["IndexName"]: i["KeySchema"] for i in table.get("GlobalSecondaryIndexes", [])}
+        assert indexes == {i["IndexName"]: i["KeySchema"] for i in declared.get("GlobalSecondaryIndexes", [])}
+        backups = dynamodb.describe_continuous_backups(TableName=names[lid])["ContinuousBackupsDescription"]
+        pitr = backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+        assert (pitr == "ENABLED") == ("PointInTimeRecoverySpecification" in declared)
+    ttl = dynamodb.describe_time_to_live(TableName=aws.idempotency_table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiration"}
+    assert (
+        dynamodb.describe_table(TableName=aws.state_table)["Table"]["GlobalSecondaryIndexes"][0]["IndexName"]
+        == "gsi1"
+    )
+
+
+def test_bucket_configuration_matches_the_template(aws: AwsStack) -> None:
+    s3 = boto3.client("s3")
+    assert s3.get_bucket_versioning(Bucket=aws.bucket)["Status"] == "Enabled"
+    rules = s3.get_bucket_encryption(Bucket=aws.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=aws.bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    ownership = s3.get_bucket_ownership_controls(Bucket=aws.bucket)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    lifecycle = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=aws.bucket)["Rules"]}
+    assert lifecycle["expire-change-csvs"]["Expiration"] == {"Days": 90}
+    assert lifecycle["snapshots-to-infrequent-access"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    # The template's TLS-only bucket policy is left out in moto, which cannot see the transport
+    # and would deny every request (tests/unit/test_template.py checks the template has it).
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket=aws.bucket)
+
+
+def test_link_key_sender_and_functions_exist(aws: AwsStack) -> None:
+    key = boto3.client("ssm").get_parameter(Name=aws.link_key_parameter, WithDecryption=True)["Parameter"]
+    assert key["Type"] == "SecureString"
+    assert len(key["Value"]) >= 32
+    assert aws.sender_email in boto3.client("ses").list_identities()["Identities"]
+    lambda_client = boto3.client("lambda")
+    for lid, name in aws.function_names.items():
+        configuration = lambda_client.get_function_configuration(FunctionName=name)
+        assert configuration["FunctionArn"] == aws.function_arns[lid]
+        assert configuration["Runtime"] == "python3.11"
+        assert configuration["Environment"]["Variables"] == aws.function_environments[lid]
+        assert not any(
+            "TOKEN" in n for n in configuration["Environment"]["Variables"] if n != "TOKEN_PARAMETER_PREFIX"
+        )
+    assert aws.function_modules["PollCleverFunction"] == "functions.poll_clever.app.lambda_handler"
+
+
+def test_exported_environment_points_at_the_created_resources(aws: AwsStack) -> None:
+    import os
+
+    assert os.environ["STATE_TABLE"] == aws.state_table
+    assert os.environ["SNAPSHOT_BUCKET"] == aws.bucket
+    assert os.environ["EVALUATE_STATE_MACHINE_ARN"] == aws.evaluate_arn
+    assert os.environ["RELEASE_STATE_MACHINE_ARN"] == aws.release_arn
+    assert os.environ["TOKEN_PARAMETER_PREFIX"] == "/sis-sync/sis-sync-test/clever-tokens/"
+
+
+def test_moto_accepts_both_substituted_definitions(aws: AwsStack) -> None:
+    sfn = boto3.client("stepfunctions")
+    for arn in (aws.evaluate_arn, aws.release_arn):
+        definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+        assert "${" not in definition
+        assert aws.function_arns["ApplyChangesFunction"] in definition
+
+
+# ------------------------------------------------------------------ IAM, resolved
+
+
+def grants(role_name: str) -> set[str]:
+    """A role's inline policies summarised as "<what>:<access>" labels."""
+    iam = boto3.client("iam")
+    labels: set[str] = set()
+    for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        for statement in document["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for action in actions:
+                for resource in resources:
+                    label = _label(action, resource)
+                    if label:
+                        labels.add(label)
+    return labels
+
+
+def _label(action: str, resource: str) -> str | None:
+    service, verb = action.split(":")
+    if service in {"dynamodb", "s3", "ssm", "states", "lambda", "ses"}:
+        assert resource != "*", action
+    if service == "dynamodb" and "/index/" not in resource:
+        table = resource.rsplit("/", 1)[1].removeprefix("sis-sync-test-")
+        return f"{table}:{'write' if verb in {'PutItem', 'UpdateItem', 'DeleteItem'} else 'read'}"
+    if service == "s3" and resource.endswith("/*"):
+        return f"bucket:{'write' if verb in {'PutObject', 'DeleteObject'} else 'read'}"
+    if service == "ssm" and verb != "DescribeParameters":
+        what = "tokens" if "/clever-tokens/" in resource else "link-key"
+        return f"{what}:{'write' if verb == 'PutParameter' else 'read'}"
+    if service == "states":
+        return f"{verb}:{resource.split(':')[6].removeprefix('sis-sync-test-')}"
+    if service == "lambda":
+        return f"invoke:{resource.split(':')[6].removeprefix('sis-sync-test-').rstrip('*')}"
+    if service == "ses":
+        return "ses:send"
+    return None
+
+
+EXPECTED_GRANTS = {
+    "PollCleverFunction": {
+        "StateTable:read",
+        "StateTable:write",
+        "bucket:read",
+        "bucket:write",
+        "tokens:read",
+        "StartExecution:EvaluateStateMachine",
+    },
+    "EvaluateHoldsFunction": {"StateTable:read", "StateTable:write", "bucket:read", "bucket:write"},
+    "ApplyChangesFunction": {
+        "StateTable:read",
+        "StateTable:write",
+        "RosterTable:read",
+        "RosterTable:write",
+        "bucket:read",
+    },
+    "NotifyFunction": {
+        "StateTable:read",
+        "IdempotencyTable:read",
+        "IdempotencyTable:write",
+        "bucket:read",
+        "ses:send",
+        "link-key:read",
+    },
+    "ApiFunction": {
+        "StateTable:read",
+        "StateTable:write",
+        "RosterTable:read",
+        "bucket:read",
+        "tokens:read",
+        "tokens:write",
+        "link-key:read",
+        "StartExecution:EvaluateStateMachine",
+        "StartExecution:ReleaseStateMachine",
+        "DescribeExecution:EvaluateStateMachine",
+        "DescribeExecution:ReleaseStateMachine",
+    },
+    "EvaluateStateMachine": {
+        "invoke:EvaluateHoldsFunction",
+        "invoke:ApplyChangesFunction",
+        "invoke:NotifyFunction",
+        "StateTable:write",
+    },
+    "ReleaseStateMachine": {"invoke:ApplyChangesFunction"},
+}
+
+
+@pytest.mark.parametrize("lid", sorted(EXPECTED_GRANTS))
+def test_each_role_is_least_privilege_and_resource_scoped(aws: AwsStack, lid: str) -> None:
+    assert grants(f"sis-sync-test-{lid}Role") == EXPECTED_GRANTS[lid]
+
+
+# ------------------------------------------------------------------ executions
+
+
+def test_echo_backend_has_no_decision_so_the_run_fails_and_is_recorded(aws: AwsStack) -> None:
+    # Given moto's Docker-free Lambda, which returns the payload it was sent
+    # When a district's schools are evaluated
+    result = run(
+        aws.evaluate_arn, {"district_id": DISTRICT, "sync_id": SYNC, "schools": [{"school_id": "s1"}]}
+    )
+    # Then the missing decision is not mistaken for a route, and the failure lands on the sync run
+    assert (result["status"], result["error"]) == ("FAILED", "UnknownDecision")
+    assert sync_item(aws)["last_error"]["M"]["error"] == {"S": "UnknownDecision"}
+
+
+def _decide(decisions: dict[str, str]) -> Handler:
+    def evaluate_holds(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        return {
+            "district_id": event["district_id"],
+            "sync_id": event["sync_id"],
+            "school_id": event["school_id"],
+            "decision": decisions[event["school_id"]],
+        }
+
+    return evaluate_holds
+
+
+def _fail(error: Exception) -> Handler:
+    def handler(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        raise error
+
+    return handler
+
+
+def test_each_school_follows_its_decision(aws: AwsStack, routed: Any) -> None:
+    # Given evaluate_holds decides hold, apply and unchanged for three schools
+    log = routed(
+        {
+            "EvaluateHoldsFunction": _decide({"s1": "hold", "s2": "apply", "s3": "unchanged"}),
+            "NotifyFunction": lambda event, _c: {"sent": True},
+            "ApplyChangesFunction": lambda event, _c: {"applied": True},
+        }
+    )
+    schools = [{"school_id": s, "name": f"School {s}"} for s in ("s1", "s2", "s3")]
+    # When the district is evaluated
+    result = run(aws.evaluate_arn, {"district_id": DISTRICT, "sync_id": SYNC, "schools": schools})
+    # Then the held school is mailed, the clean one applied, the unchanged one left alone
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert output == {
+        "district_id": DISTRICT,
+        "sync_id": SYNC,
+        "results": [
+            {"school_id": "s1", "outcome": "on_hold"},
+            {"school_id": "s2", "outcome": "connected"},
+            {"school_id": "s3", "outcome": "unchanged"},
+        ],
+    }
+    calls = [(aws_name, event.get("school_id")) for aws_name, event in log.calls]
+    assert (aws.function_names["NotifyFunction"], "s1") in calls
+    assert (aws.function_names["ApplyChangesFunction"], "s2") in calls
+    assert len(calls) == 5
+    first = next(event for name, event in log.calls if name == aws.function_names["EvaluateHoldsFunction"])
+    assert set(first) == {"district_id", "sync_id", "school_id", "school"}
+    assert first["school"]["name"].startswith("School ")
+
+
+def test_a_failing_school_is_recorded_and_the_others_still_run(aws: AwsStack, routed: Any) -> None:
+    # Given applying s1 crashes while s2 is unchanged
+    routed(
+        {
+            "EvaluateHoldsFunction": _decide({"s1": "apply", "s2": "unchanged"}),
+            "ApplyChangesFunction": _fail(RuntimeError("roster write failed")),
+        }
+    )
+    # When the district is evaluated
+    schools = [{"school_id": "s1"}, {"school_id": "s2"}]
+    result = run(aws.evaluate_arn, {"district_id": DISTRICT, "sync_id": SYNC, "schools": schools})
+    # Then the run succeeds, s1 is a recorded failure and s2 was processed
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["results"] == [
+        {"school_id": "s1", "outcome": "failed", "error": "RuntimeError"},
+        {"school_id": "s2", "outcome": "unchanged"},
+    ]
+    item = sync_item(aws)
+    assert item["failed_schools"] == {"SS": ["s1"]}
+    assert item["last_error"]["M"]["school_id"] == {"S": "s1"}
+    assert item["last_error"]["M"]["error"] == {"S": "RuntimeError"}
+
+
+def test_release_applies_the_approved_change_set(aws: AwsStack, routed: Any) -> None:
+    log = routed({"ApplyChangesFunction": lambda event, _c: {"released": event["school_id"]}})
+    payload = {
+        "district_id": DISTRICT,
+        "sync_id": SYNC,
+        "school_id": "s1",
+        "approved_by": "admin@example.org",
+    }
+    result = run(aws.release_arn, payload)
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == {"released": "s1"}
+    [(_, event)] = log.calls
+    assert event == {"mode": "release", **payload}
+
+
+def test_release_of_a_stale_sync_id_fails_as_stale(aws: AwsStack, routed: Any) -> None:
+    routed({"ApplyChangesFunction": _fail(StalePendingSync("pending sync moved on"))})
+    payload = {
+        "district_id": DISTRICT,
+        "sync_id": SYNC,
+        "school_id": "s1",
+        "approved_by": "admin@example.org",
+    }
+    result = run(aws.release_arn, payload)
+    assert (result["status"], result["error"]) == ("FAILED", "StalePendingSync")

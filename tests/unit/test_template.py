@@ -1,0 +1,368 @@
+"""template.yaml, samconfig.toml and the state machine definitions, checked offline (no AWS, no moto)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from statelint.linter import Linter
+
+from devstack.template import substitute_definition
+
+REPO = Path(__file__).resolve().parents[2]
+STATE_MACHINES = {
+    "EvaluateStateMachine": REPO / "statemachine" / "evaluate.asl.json",
+    "ReleaseStateMachine": REPO / "statemachine" / "release.asl.json",
+}
+FUNCTIONS = {
+    "PollCleverFunction": "functions/poll_clever/",
+    "EvaluateHoldsFunction": "functions/evaluate_holds/",
+    "ApplyChangesFunction": "functions/apply_changes/",
+    "NotifyFunction": "functions/notify/",
+    "ApiFunction": "functions/api/",
+}
+GLOBAL_VARIABLES = {
+    "STATE_TABLE",
+    "ROSTER_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "SNAPSHOT_BUCKET",
+    "CLEVER_API_URL",
+    "TOKEN_PARAMETER_PREFIX",
+    "LINK_KEY_PARAMETER",
+    "SENDER_EMAIL",
+    "DASHBOARD_URL",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "LOG_LEVEL",
+}
+EXTRA_VARIABLES = {
+    "PollCleverFunction": {"EVALUATE_STATE_MACHINE_ARN"},
+    "ApiFunction": {"EVALUATE_STATE_MACHINE_ARN", "RELEASE_STATE_MACHINE_ARN"},
+}
+LAMBDA_RETRY = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        "States.Timeout",
+    ],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 4,
+    "BackoffRate": 2.0,
+    "JitterStrategy": "FULL",
+}
+SCOPED_SERVICES = ("dynamodb:", "s3:", "ssm:", "states:", "lambda:", "ses:", "kms:")
+PLAUSIBLE_SUBSTITUTIONS = {
+    "EvaluateHoldsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-EvaluateHolds",
+    "ApplyChangesFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-ApplyChanges",
+    "NotifyFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-Notify",
+    "StateTableName": "sis-sync-StateTable",
+    "MapConcurrency": "10",
+}
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def asl(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def all_states(machine: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in machine["States"].items():
+        yield name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from all_states(processor)
+        for branch in state.get("Branches", []):
+            yield from all_states(branch)
+
+
+# ------------------------------------------------------------------ template
+
+
+def test_cfn_lint_reports_nothing_even_informational() -> None:
+    # Given the template; When cfn-lint checks it with informational rules on; Then it is clean
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--include-checks", "I", "--", "template.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_template_transforms_offline_to_plain_cloudformation(template: dict[str, Any]) -> None:
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert not any(kind.startswith("AWS::Serverless::") for kind in kinds)
+    assert "Transform" not in template
+    for lid in FUNCTIONS:
+        assert template["Resources"][lid]["Type"] == "AWS::Lambda::Function"
+    for lid in STATE_MACHINES:
+        assert template["Resources"][lid]["Type"] == "AWS::StepFunctions::StateMachine"
+    assert template["Resources"]["HttpApi"]["Type"] == "AWS::ApiGatewayV2::Api"
+
+
+def test_functions_share_runtime_layer_tracing_and_code_paths(sam_template: dict[str, Any]) -> None:
+    resources = sam_template["Resources"]
+    layer = resources["CommonLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/common/"
+    assert layer["Metadata"]["BuildMethod"] == "python3.11"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.11"]
+    function_globals = sam_template["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.11"
+    assert function_globals["Handler"] == "app.lambda_handler"
+    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Layers"] == [{"Ref": "CommonLayer"}]
+    for lid, code in FUNCTIONS.items():
+        assert resources[lid]["Properties"]["CodeUri"] == code
+    poll = resources["PollCleverFunction"]["Properties"]
+    assert (poll["Timeout"], poll["MemorySize"]) == (900, 1769)
+    [schedule] = poll["Events"].values()
+    assert schedule["Properties"]["Schedule"] == {"Fn::Sub": "rate(${SyncRateMinutes} minutes)"}
+    assert sam_template["Parameters"]["SyncRateMinutes"]["Default"] == 120
+
+
+def test_every_function_gets_exactly_the_documented_environment(template: dict[str, Any]) -> None:
+    for lid in FUNCTIONS:
+        variables = template["Resources"][lid]["Properties"]["Environment"]["Variables"]
+        assert set(variables) == GLOBAL_VARIABLES | EXTRA_VARIABLES.get(lid, set()), lid
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "sis-sync"
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SisSync"
+
+
+def test_no_function_environment_carries_a_secret(template: dict[str, Any]) -> None:
+    # Clever tokens live in SSM SecureString parameters; the environment only names where.
+    for lid in FUNCTIONS:
+        variables = template["Resources"][lid]["Properties"]["Environment"]["Variables"]
+        secretish = {n for n in variables if re.search(r"TOKEN|SECRET|PASSWORD|KEY", n)}
+        assert secretish <= {"TOKEN_PARAMETER_PREFIX", "LINK_KEY_PARAMETER"}, lid
+        assert "CLEVER_DISTRICT_TOKEN" not in variables
+
+
+def test_tables_keys_indexes_ttl_and_protection(sam_template: dict[str, Any]) -> None:
+    resources = sam_template["Resources"]
+    state = resources["StateTable"]["Properties"]
+    assert state["BillingMode"] == "PAY_PER_REQUEST"
+    assert state["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    [gsi] = state["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "gsi1"
+    assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+    assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    assert state["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
+    assert sam_template["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}
+    for lid in ("StateTable", "RosterTable"):
+        props = resources[lid]["Properties"]
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert resources[lid]["DeletionPolicy"] == "Retain"
+    idempotency = resources["IdempotencyTable"]["Properties"]
+    assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert idempotency["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_bucket_is_private_encrypted_versioned_and_keeps_current_snapshots(
+    sam_template: dict[str, Any],
+) -> None:
+    bucket = sam_template["Resources"]["SnapshotBucket"]["Properties"]
+    [sse] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {r.get("Prefix"): r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["changes/"]["ExpirationInDays"] == 90
+    assert rules["raw/"]["ExpirationInDays"] == 30
+    snapshots = rules["snapshots/"]
+    assert "ExpirationInDays" not in snapshots  # the applied snapshot must stay readable
+    assert snapshots["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]
+    assert snapshots["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert all(r["Status"] == "Enabled" for r in rules.values())
+    [statement] = sam_template["Resources"]["SnapshotBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_http_api_uses_the_cognito_jwt_authorizer_except_public_routes(sam_template: dict[str, Any]) -> None:
+    resources = sam_template["Resources"]
+    auth = resources["HttpApi"]["Properties"]["Auth"]
+    jwt = auth["Authorizers"][auth["DefaultAuthorizer"]]["JwtConfiguration"]
+    assert jwt["issuer"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
+    assert jwt["audience"] == [{"Ref": "UserPoolClient"}]
+    assert "CorsConfiguration" not in resources["HttpApi"]["Properties"]
+    routes = {
+        (e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"]
+        .get("Auth", {})
+        .get("Authorizer")
+        for e in resources["ApiFunction"]["Properties"]["Events"].values()
+    }
+    assert routes == {
+        ("ANY", "/v1/{proxy+}"): "CognitoJwt",
+        ("GET", "/v1/health"): "NONE",
+        ("GET", "/v1/links/{token}"): "NONE",
+        ("GET", "/v1/openapi.json"): "NONE",
+        ("GET", "/"): "NONE",
+        ("GET", "/static/{proxy+}"): "NONE",
+    }
+    pool = resources["UserPool"]["Properties"]
+    assert {a["Name"] for a in pool["Schema"]} >= {"district_id", "role"}
+    assert pool["UsernameAttributes"] == ["email"]
+    assert pool["MfaConfiguration"] == "OPTIONAL"
+    client = resources["UserPoolClient"]["Properties"]
+    assert not {"custom:district_id", "custom:role"} & set(client["WriteAttributes"])
+
+
+def test_scoped_services_never_get_a_wildcard_resource(template: dict[str, Any]) -> None:
+    for lid, role in resources_of(template, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                resources = (
+                    statement["Resource"]
+                    if isinstance(statement["Resource"], list)
+                    else [statement["Resource"]]
+                )
+                scoped = [a for a in actions if a.startswith(SCOPED_SERVICES)]
+                assert not (scoped and "*" in resources), (lid, scoped)
+
+
+def test_outputs(sam_template: dict[str, Any]) -> None:
+    assert set(sam_template["Outputs"]) >= {
+        "ApiUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "EvaluateStateMachineArn",
+        "ReleaseStateMachineArn",
+        "SnapshotBucketName",
+        "StateTableName",
+        "RosterTableName",
+        "IdempotencyTableName",
+    }
+
+
+def test_samconfig_has_dev_and_prod_environments() -> None:
+    config = tomllib.loads((REPO / "samconfig.toml").read_text())
+    assert config["version"] == 0.1
+    for env, stack in (("default", "sis-sync-dev"), ("prod", "sis-sync-prod")):
+        assert config[env]["global"]["parameters"]["stack_name"] == stack
+        assert config[env]["global"]["parameters"]["region"]
+        assert config[env]["build"]["parameters"]["cached"] is True
+        deploy = config[env]["deploy"]["parameters"]
+        assert deploy["capabilities"] == "CAPABILITY_IAM"
+        assert deploy["resolve_s3"] is True
+        assert "confirm_changeset" in deploy
+        assert f"Environment={'dev' if env == 'default' else 'prod'}" in deploy["parameter_overrides"]
+
+
+# ------------------------------------------------------------------ state machines
+
+
+@pytest.mark.parametrize("lid", sorted(STATE_MACHINES))
+def test_definition_placeholders_match_the_template_substitutions(
+    lid: str, sam_template: dict[str, Any]
+) -> None:
+    properties = sam_template["Resources"][lid]["Properties"]
+    assert properties["DefinitionUri"] == STATE_MACHINES[lid].relative_to(REPO).as_posix()
+    assert properties["Type"] == "STANDARD"
+    assert properties["Tracing"] == {"Enabled": True}
+    assert properties["Logging"]["Destinations"]
+    placeholders = set(re.findall(r"\$\{(\w+)\}", STATE_MACHINES[lid].read_text()))
+    assert placeholders == set(properties["DefinitionSubstitutions"])
+
+
+@pytest.mark.parametrize("path", sorted(STATE_MACHINES.values()), ids=lambda p: p.name)
+def test_definition_passes_statelint(path: Path) -> None:
+    definition = substitute_definition(path.read_text(), PLAUSIBLE_SUBSTITUTIONS)
+    assert Linter.validate(definition) == []
+
+
+@pytest.mark.parametrize("path", sorted(STATE_MACHINES.values()), ids=lambda p: p.name)
+def test_definition_is_jsonpath_with_retries_on_every_task(path: Path) -> None:
+    machine = asl(path)
+    assert machine.get("QueryLanguage", "JSONPath") == "JSONPath"
+    assert "{%" not in path.read_text()
+    for name, state in all_states(machine):
+        assert state.get("QueryLanguage", "JSONPath") == "JSONPath"
+        if state["Type"] != "Task":
+            continue
+        assert state.get("Retry"), name
+        if state["Resource"] == "arn:aws:states:::lambda:invoke":
+            assert LAMBDA_RETRY in state["Retry"], name
+            assert state["Parameters"]["FunctionName"].startswith("${"), name
+
+
+def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
+    machine = asl(STATE_MACHINES["EvaluateStateMachine"])
+    [mapped] = [s for s in machine["States"].values() if s["Type"] == "Map"]
+    assert mapped["ItemsPath"] == "$.schools"
+    assert mapped["MaxConcurrencyPath"] == "$.config.max_concurrency"
+    configure = next(s for s in machine["States"].values() if s.get("ResultPath") == "$.config")
+    assert configure["Parameters"] == {"max_concurrency.$": "States.StringToJson('${MapConcurrency}')"}
+    assert mapped["ItemSelector"] == {
+        "district_id.$": "$.district_id",
+        "sync_id.$": "$.sync_id",
+        "school_id.$": "$$.Map.Item.Value.school_id",
+        "school.$": "$$.Map.Item.Value",
+    }
+    states = mapped["ItemProcessor"]["States"]
+    evaluate = states[mapped["ItemProcessor"]["StartAt"]]
+    assert evaluate["Parameters"] == {"FunctionName": "${EvaluateHoldsFunctionArn}", "Payload.$": "$"}
+    assert evaluate["OutputPath"] == "$.Payload"
+    choice = states[evaluate["Next"]]
+    assert choice["Type"] == "Choice"
+    assert choice["Default"] == "UnknownDecision"
+    assert choice["Choices"][0] == {"Variable": "$.decision", "IsPresent": False, "Next": "UnknownDecision"}
+    routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"] if "StringEquals" in c}
+    assert set(routes) == {"hold", "apply", "unchanged"}
+    assert states[routes["hold"]]["Parameters"]["FunctionName"] == "${NotifyFunctionArn}"
+    assert states[routes["apply"]]["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
+    assert states["UnknownDecision"]["Type"] == "Fail"
+    for task in ("EvaluateHolds", "Notify", "ApplyChanges"):
+        assert states[task]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
+        ]
+    record = states["RecordFailure"]
+    assert record["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+    assert record["Parameters"]["TableName"] == "${StateTableName}"
+    assert record["Parameters"]["UpdateExpression"].startswith("ADD failed_schools :school")
+    # a failed school ends its own iteration successfully, so the other schools keep running
+    after = states[record["Next"]]
+    assert states[after["Next"]]["Type"] == "Succeed"
+
+
+def test_release_refuses_a_stale_sync_id() -> None:
+    machine = asl(STATE_MACHINES["ReleaseStateMachine"])
+    task = machine["States"][machine["StartAt"]]
+    assert task["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
+    assert task["Parameters"]["Payload"]["mode"] == "release"
+    assert set(task["Parameters"]["Payload"]) == {
+        "mode",
+        "district_id.$",
+        "sync_id.$",
+        "school_id.$",
+        "approved_by.$",
+    }
+    [catch] = task["Catch"]
+    assert catch["ErrorEquals"] == ["StalePendingSync"]
+    stale = machine["States"][catch["Next"]]
+    assert stale == stale | {"Type": "Fail", "Error": "StalePendingSync"}
