@@ -14,7 +14,7 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the whole system on 127.0.0.1 with embedded defaults
-	$(PY) -m devstack
+	PYTHONPATH=layers/common:local:. $(PY) -m devstack
 
 test: lint typecheck  ## lint, type check, template checks and every test
 	$(PY) -m pytest -n 2 --dist loadfile

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from sis_sync import services
+from sis_sync.model import SyncRun
 from sis_sync.observability import logger, metrics, tracer
-from sis_sync.polling import poll_district, sync_id_for
+from sis_sync.polling import Poller, poll_district, sync_id_for
 
 
 class ScheduledEvent(BaseModel):
@@ -29,6 +31,14 @@ class PollRequest(BaseModel):
     school_ids: list[str] | None = Field(default=None)
 
 
+def _due_runs(poller: Poller, scheduled: ScheduledEvent) -> list[SyncRun]:
+    due = list(poller.state.districts_due(scheduled.time))
+    return [
+        poll_district(poller, d.district_id, sync_id_for(d.district_id, scheduled.time), trigger="schedule")
+        for d in due
+    ]
+
+
 @logger.inject_lambda_context(correlation_id_path="id")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
@@ -36,24 +46,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     poller = services.poller()
     if "district_id" in event:
         request = PollRequest.model_validate(event)
-        run = poll_district(
-            poller,
-            request.district_id,
-            request.sync_id,
-            trigger=request.trigger,
-            school_ids=request.school_ids,
-        )
-        return {"syncs": [run.model_dump(mode="json", include={"district_id", "sync_id", "status"})]}
-    scheduled = ScheduledEvent.model_validate(event)
-    runs = [
-        poll_district(
-            poller,
-            district.district_id,
-            sync_id_for(district.district_id, scheduled.time),
-            trigger="schedule",
-        )
-        for district in list(poller.state.districts_due(scheduled.time))
-    ]
+        runs = [
+            poll_district(
+                poller,
+                request.district_id,
+                request.sync_id,
+                trigger=request.trigger,
+                school_ids=request.school_ids,
+            )
+        ]
+    else:
+        runs = _due_runs(poller, ScheduledEvent.model_validate(event))
+    for run in runs:
+        metrics.add_metric(name=f"Sync{run.status.value.title()}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="SchoolsChanged", unit=MetricUnit.Count, value=len(run.changed_schools))
     return {
         "syncs": [run.model_dump(mode="json", include={"district_id", "sync_id", "status"}) for run in runs]
     }

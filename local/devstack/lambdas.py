@@ -7,6 +7,7 @@ the exception's class name — what Step Functions' Retry and Catch match on.
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import traceback
@@ -97,3 +98,23 @@ def route_lambda_invokes(handlers: Mapping[str, Handler]) -> Iterator[InvokeLog]
         yield log
     finally:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+
+
+def stack_handlers(
+    function_names: Mapping[str, str], function_modules: Mapping[str, str]
+) -> dict[str, Handler]:
+    """Function name -> the real handler, for every function of the stack (imported lazily, so a
+    handler's module-level clients see the environment the caller set up first)."""
+    handlers: dict[str, Handler] = {}
+    for logical_id, name in function_names.items():
+        module_name, _, attribute = function_modules[logical_id].rpartition(".")
+        handlers[name] = _lazy(module_name, attribute)
+    return handlers
+
+
+def _lazy(module_name: str, attribute: str) -> Handler:
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        target: Handler = getattr(importlib.import_module(module_name), attribute)
+        return target(event, context)
+
+    return handler
