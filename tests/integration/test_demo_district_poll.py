@@ -12,7 +12,7 @@ import pytest
 
 from clever_simulator import CleverSimulator, load_demo_district
 from sis_sync.snapshot import decode
-from tests.integration.onboarded import TOKEN, poll
+from tests.onboarded import TOKEN, poll
 
 DEMO = Path(__file__).resolve().parents[2].parent / "shared" / "clever" / "demo-district"
 pytestmark = pytest.mark.skipif(not DEMO.is_dir(), reason=f"Clever's demo district is not at {DEMO}")

@@ -10,7 +10,7 @@ from sis_sync import services
 from sis_sync.clever.client import CleverClient
 from sis_sync.model import Connection, School, SnapshotRef, SyncStatus
 from sis_sync.polling import sync_id_for
-from tests.integration.onboarded import DISTRICT, T0, TOKEN, poll
+from tests.onboarded import DISTRICT, T0, TOKEN, poll
 
 
 def executions(stack: Any) -> list[dict[str, Any]]:

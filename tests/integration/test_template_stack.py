@@ -19,7 +19,7 @@ DISTRICT = "d-1"
 SYNC = "sync-2026-11-02T08"
 
 
-class StalePendingSync(Exception):  # noqa: N818 - the name Step Functions catches
+class StalePendingSyncError(Exception):  # the class name Step Functions catches
     """Stands in for apply_changes' refusal (Step Functions matches the class name)."""
 
 
@@ -263,6 +263,7 @@ def _decide(decisions: dict[str, str]) -> Handler:
             "sync_id": event["sync_id"],
             "school_id": event["school_id"],
             "decision": decisions[event["school_id"]],
+            "notify": True,
         }
 
     return evaluate_holds
@@ -347,7 +348,7 @@ def test_release_applies_the_approved_change_set(aws: AwsStack, routed: Any) -> 
 
 
 def test_release_of_a_stale_sync_id_fails_as_stale(aws: AwsStack, routed: Any) -> None:
-    routed({"ApplyChangesFunction": _fail(StalePendingSync("pending sync moved on"))})
+    routed({"ApplyChangesFunction": _fail(StalePendingSyncError("pending sync moved on"))})
     payload = {
         "district_id": DISTRICT,
         "sync_id": SYNC,

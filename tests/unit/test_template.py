@@ -334,7 +334,10 @@ def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
     assert choice["Choices"][0] == {"Variable": "$.decision", "IsPresent": False, "Next": "UnknownDecision"}
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"] if "StringEquals" in c}
     assert set(routes) == {"hold", "apply", "unchanged"}
-    assert states[routes["hold"]]["Parameters"]["FunctionName"] == "${NotifyFunctionArn}"
+    should_notify = states[routes["hold"]]
+    assert should_notify["Type"] == "Choice"  # e-mail only when the hold is new or its reasons grew
+    assert [c.get("Next") for c in should_notify["Choices"]] == ["OnHold", "Notify"]
+    assert states["Notify"]["Parameters"]["FunctionName"] == "${NotifyFunctionArn}"
     assert states[routes["apply"]]["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
     assert states["UnknownDecision"]["Type"] == "Fail"
     for task in ("EvaluateHolds", "Notify", "ApplyChanges"):
@@ -363,6 +366,6 @@ def test_release_refuses_a_stale_sync_id() -> None:
         "approved_by.$",
     }
     [catch] = task["Catch"]
-    assert catch["ErrorEquals"] == ["StalePendingSync"]
+    assert catch["ErrorEquals"] == ["StalePendingSyncError"]  # the exception class apply_changes raises
     stale = machine["States"][catch["Next"]]
     assert stale == stale | {"Type": "Fail", "Error": "StalePendingSync"}

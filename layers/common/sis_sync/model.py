@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sis_sync.rules import Hold
 from sis_sync.settings import DistrictSettings
 from sis_sync.snapshot import RecordType
 
@@ -55,9 +56,20 @@ class SnapshotRef(Item):
     sha256: str
 
 
-class Hold(Item):
-    reason: str
-    detail: dict[str, Any] = Field(default_factory=dict)
+class Decision(StrEnum):
+    """What evaluation decided for a school's new snapshot (drives the state machine's Choice)."""
+
+    HOLD = "hold"
+    APPLY = "apply"
+    UNCHANGED = "unchanged"
+
+
+class PendingChange(SnapshotRef):
+    """A change set evaluated and waiting: for an admin (hold) or for apply_changes (apply)."""
+
+    decision: Decision
+    evaluated_at: datetime
+    csv_key: str
 
 
 class School(Item):
@@ -69,13 +81,16 @@ class School(Item):
     state_id: str = ""
     status: SchoolStatus = SchoolStatus.NOT_CONNECTED
     applied: SnapshotRef | None = None
-    pending: SnapshotRef | None = None
+    pending: PendingChange | None = None
+    latest_sync_id: str | None = None  # the newest sync evaluated; an older one finishing late loses
     holds: list[Hold] = Field(default_factory=list)
-    changes: dict[str, Any] = Field(default_factory=dict)
+    notified_reasons: list[str] = Field(default_factory=list)  # the hold reasons already e-mailed
+    changes: dict[str, Any] = Field(default_factory=dict)  # the latest change set's summary
     last_synced_at: datetime | None = None
 
     @property
     def pending_sync_id(self) -> str | None:
+        """The sync id an admin approves with Clear holds (only while on hold)."""
         return self.pending.sync_id if self.pending and self.status is SchoolStatus.ON_HOLD else None
 
     def latest_sha256(self) -> str | None:

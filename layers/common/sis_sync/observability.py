@@ -1,7 +1,13 @@
-"""Logger, Tracer and Metrics, created once and shared by every handler and module."""
+"""Logger, Tracer and Metrics, created once and shared by every handler and module.
+
+Named explicitly (the template sets the same values) because this module is imported before a
+test or the devstack has exported the functions' environment.
+"""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+SERVICE = "sis-sync"
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace="SisSync", service=SERVICE)

@@ -9,10 +9,13 @@ from typing import Any
 
 import boto3
 
+from sis_sync.applying import Applier
 from sis_sync.clever.client import CleverClient
 from sis_sync.config import Environment, environment
+from sis_sync.evaluation import Evaluator
 from sis_sync.polling import Poller
 from sis_sync.store.executions import Executions
+from sis_sync.store.roster_table import RosterTable
 from sis_sync.store.snapshots import SnapshotBucket
 from sis_sync.store.state_table import StateTable
 from sis_sync.store.tokens import TokenStore
@@ -54,6 +57,20 @@ def clever_client_factory(env: Environment) -> Any:
     return make
 
 
+@cache
+def roster_table() -> RosterTable:
+    with _lock:
+        return RosterTable(boto3.resource("dynamodb").Table(environment().roster_table))
+
+
+def evaluator() -> Evaluator:
+    return Evaluator(state=state_table(), snapshots=snapshot_bucket(), s3=client("s3"), now=utcnow)
+
+
+def applier() -> Applier:
+    return Applier(state=state_table(), roster=roster_table(), snapshots=snapshot_bucket(), now=utcnow)
+
+
 def poller() -> Poller:
     env = environment()
     return Poller(
@@ -70,4 +87,5 @@ def reset() -> None:
     """Forget cached clients and environment (tests and the devstack switch endpoints)."""
     client.cache_clear()
     state_table.cache_clear()
+    roster_table.cache_clear()
     environment.cache_clear()

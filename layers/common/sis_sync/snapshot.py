@@ -11,9 +11,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal, TypedDict, cast
 
 import orjson
 
@@ -213,16 +212,14 @@ def staff_record(user: User) -> StaffRecord:
     )
 
 
-def contact_record(user: User, students: Iterable[str]) -> ContactRecord:
-    """A contact as one school sees it: only its relationships to that school's students."""
+def contact_record(user: User) -> ContactRecord:
+    """A contact with every relationship Clever sent; `for_school` narrows it to one school."""
     role = user.roles.contact
     assert role is not None
-    wanted = set(students)
     relationships = sorted(
         (
             Relationship(student=rel.student, type=rel.type, relationship=rel.relationship)
             for rel in role.student_relationships
-            if rel.student in wanted
         ),
         key=lambda rel: (rel["student"], rel["type"], rel["relationship"]),
     )
@@ -237,6 +234,14 @@ def contact_record(user: User, students: Iterable[str]) -> ContactRecord:
         phone_type=role.phone_type,
         relationships=relationships,
     )
+
+
+def for_school(contact: ContactRecord, students: set[str]) -> ContactRecord:
+    """The contact as one school sees it: only its relationships to that school's students."""
+    kept = [rel for rel in contact["relationships"] if rel["student"] in students]
+    if len(kept) == len(contact["relationships"]):
+        return contact  # the common case: every student of the contact is in this school
+    return contact | {"relationships": kept}
 
 
 def section_record(section: Section, students: list[str]) -> SectionRecord:
@@ -270,7 +275,7 @@ class Partitioner:
         self._records: defaultdict[str, Records] = defaultdict(lambda: {kind: [] for kind in RECORD_TYPES})
         self._student_schools: dict[str, set[str]] = {}
         self._seen: set[tuple[str, str]] = set()
-        self._contacts: list[User] = []
+        self._contacts: list[ContactRecord] = []  # compact now; placed once every student is known
         self._sections: list[Section] = []
         self.quarantine = Quarantine()
 
@@ -292,17 +297,17 @@ class Partitioner:
         if roles.student and self._first_time("student", user.id):
             schools = _schools_of(roles.student.school, roles.student.schools)
             self._student_schools[user.id] = schools
-            self._place("student", dict(student_record(user)), schools)
+            self._place("student", cast(Record, student_record(user)), schools)
         if roles.teacher and self._first_time("teacher", user.id):
             self._place(
                 "teacher",
-                dict(teacher_record(user)),
+                cast(Record, teacher_record(user)),
                 _schools_of(roles.teacher.school, roles.teacher.schools),
             )
         if roles.staff and self._first_time("staff", user.id):
-            self._place("staff", dict(staff_record(user)), set(roles.staff.schools))
+            self._place("staff", cast(Record, staff_record(user)), set(roles.staff.schools))
         if roles.contact and self._first_time("contact", user.id):
-            self._contacts.append(user)
+            self._contacts.append(contact_record(user))
 
     def add_section(self, section: Section) -> None:
         if self._first_time("section", section.id):
@@ -317,20 +322,21 @@ class Partitioner:
                     students.append(student)
                 else:
                     self.quarantine.dangling_references.append(f"section:{section.id}->student:{student}")
-            self._place("section", dict(section_record(section, students)), {section.school})
-        for user in self._contacts:
-            assert user.roles.contact is not None
-            by_school: defaultdict[str, list[str]] = defaultdict(list)
-            for rel in user.roles.contact.student_relationships:
-                schools = self._student_schools.get(rel.student)
+            self._place("section", cast(Record, section_record(section, students)), {section.school})
+        for contact in self._contacts:
+            students_by_school: defaultdict[str, set[str]] = defaultdict(set)
+            for rel in contact["relationships"]:
+                schools = self._student_schools.get(rel["student"])
                 if schools is None:
-                    self.quarantine.dangling_references.append(f"contact:{user.id}->student:{rel.student}")
+                    self.quarantine.dangling_references.append(
+                        f"contact:{contact['id']}->student:{rel['student']}"
+                    )
                 for school in schools or ():
-                    by_school[school].append(rel.student)
-            if not by_school:
-                self.quarantine.without_school.append(f"contact:{user.id}")
-            for school, students in by_school.items():
-                self._records[school]["contact"].append(dict(contact_record(user, students)))
+                    students_by_school[school].add(rel["student"])
+            if not students_by_school:
+                self.quarantine.without_school.append(f"contact:{contact['id']}")
+            for school, linked in students_by_school.items():
+                self._records[school]["contact"].append(cast(Record, for_school(contact, linked)))
         for records in self._records.values():
             for kind in RECORD_TYPES:
                 records[kind].sort(key=lambda record: record["id"])

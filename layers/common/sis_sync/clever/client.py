@@ -186,7 +186,7 @@ class CleverClient:
         self._retry = retry
         self._sleep = sleep
         self._clock = clock
-        self._fields_reported: set[tuple[str, str]] = set()
+        self._fields_reported: dict[str, set[str]] = {}
         self.rejected: list[Rejection] = []
         self.request_count = 0
 
@@ -423,11 +423,19 @@ class CleverClient:
             ) from None
 
     def _report_unknown_fields(self, kind: str, record: CleverModel) -> None:
-        """Fields Clever sends that the model does not name are kept; say which, once per kind."""
-        new = sorted(name for name in (record.model_extra or {}) if (kind, name) not in self._fields_reported)
-        if new:
-            self._fields_reported.update((kind, name) for name in new)
-            logger.info("unknown Clever fields kept", kind=kind, fields=new)
+        """Fields Clever sends that the model does not name are kept; say which, once per kind.
+
+        Runs for every record of a listing, so the common case (nothing new) is one set comparison.
+        """
+        extra = record.__pydantic_extra__
+        if not extra:
+            return
+        reported = self._fields_reported.setdefault(kind, set())
+        if extra.keys() <= reported:
+            return
+        new = sorted(extra.keys() - reported)
+        reported.update(new)
+        logger.info("unknown Clever fields kept", kind=kind, fields=new)
 
 
 def _is_html(response: httpx.Response) -> bool:

@@ -76,11 +76,40 @@ class StateTable:
     def put_school(self, school: School, *, only_if_new: bool = False) -> bool:
         """Write a school; with `only_if_new`, False when it already existed (nothing written)."""
         item = to_item(school, pk=district_pk(school.district_id), sk=f"SCHOOL#{school.school_id}")
-        condition = {"ConditionExpression": Attr("pk").not_exists()} if only_if_new else {}
+        if not only_if_new:
+            self._table.put_item(Item=item)
+            return True
+        return self._conditional_put(item, Attr("pk").not_exists())
+
+    def put_school_if_newest(self, school: School, sync_id: str) -> bool:
+        """Record a school's evaluation of `sync_id` unless a newer sync has been recorded already
+        (an older execution finishing late must never overwrite a newer one)."""
+        item = to_item(school, pk=district_pk(school.district_id), sk=f"SCHOOL#{school.school_id}")
+        return self._conditional_put(
+            item, Attr("latest_sync_id").not_exists() | Attr("latest_sync_id").lte(sync_id)
+        )
+
+    def commit_apply(self, school: School, sync_id: str, entry: AuditEntry) -> bool:
+        """Move the applied-snapshot pointer (the school as given) and append the audit entry in
+        one transaction, only while `sync_id` is still the school's pending change set."""
+        pk = district_pk(school.district_id)
         try:
-            self._table.put_item(Item=item, **condition)
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": to_item(school, pk=pk, sk=f"SCHOOL#{school.school_id}"),
+                            "ConditionExpression": "#pending.#sync_id = :sync_id",
+                            "ExpressionAttributeNames": {"#pending": "pending", "#sync_id": "sync_id"},
+                            "ExpressionAttributeValues": {":sync_id": sync_id},
+                        }
+                    },
+                    {"Put": {"TableName": self._table.name, "Item": self._audit_item(entry)}},
+                ]
+            )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
                 return False
             raise
         return True
@@ -122,11 +151,12 @@ class StateTable:
     # Audit log (append-only) ------------------------------------------------------------------------
 
     def append_audit(self, entry: AuditEntry) -> None:
-        sk = f"AUDIT#{_iso(entry.at)}#{uuid.uuid4().hex[:12]}"
-        self._table.put_item(
-            Item=to_item(entry, pk=district_pk(entry.district_id), sk=sk),
-            ConditionExpression=Attr("sk").not_exists(),
-        )
+        self._table.put_item(Item=self._audit_item(entry), ConditionExpression=Attr("sk").not_exists())
+
+    @staticmethod
+    def _audit_item(entry: AuditEntry) -> dict[str, Any]:
+        sk = f"AUDIT#{entry.at.isoformat(timespec='microseconds')}#{uuid.uuid4().hex[:12]}"
+        return to_item(entry, pk=district_pk(entry.district_id), sk=sk)
 
     def audit(
         self, district_id: str, *, limit: int = 50, after: str | None = None
@@ -145,6 +175,15 @@ class StateTable:
         return [from_item(AuditEntry, item) for item in page.get("Items", [])], cursor
 
     # ---------------------------------------------------------------------------------------------
+
+    def _conditional_put(self, item: dict[str, Any], condition: Any) -> bool:
+        try:
+            self._table.put_item(Item=item, ConditionExpression=condition)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         while True:

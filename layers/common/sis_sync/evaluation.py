@@ -1,0 +1,160 @@
+"""Evaluating one school's new snapshot: the change set, the hold rules, the CSV, the decision.
+
+The decision is recorded on the school with a conditional write, so an older sync finishing late
+never overwrites a newer one; the state machine then holds (and e-mails), applies, or stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from sis_sync.changes_csv import upload_changes_csv
+from sis_sync.model import AuditEntry, Decision, PendingChange, School, SchoolStatus, SnapshotRef, SyncSchool
+from sis_sync.observability import logger
+from sis_sync.rules import Evaluation, evaluate
+from sis_sync.store.snapshots import SnapshotBucket
+from sis_sync.store.state_table import StateTable
+
+SYSTEM = "system"
+
+
+class UnknownSchoolError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    state: StateTable
+    snapshots: SnapshotBucket
+    s3: Any
+    now: Callable[[], datetime]
+
+
+class EvaluationResult(BaseModel):
+    """The evaluate_holds task's output: what the state machine's Choice and next task read."""
+
+    district_id: str
+    sync_id: str
+    school_id: str
+    decision: Decision
+    notify: bool = False
+    reasons: list[str] = []
+    superseded: bool = False
+
+
+def csv_key(district_id: str, school_id: str, sync_id: str) -> str:
+    return f"changes/{district_id}/{school_id}/{sync_id}.csv"
+
+
+def evaluate_school(
+    evaluator: Evaluator, district_id: str, sync_id: str, ref: SyncSchool
+) -> EvaluationResult:
+    state = evaluator.state
+    school = state.get_school(district_id, ref.school_id)
+    district = state.get_district(district_id)
+    if school is None or district is None:
+        raise UnknownSchoolError(f"{district_id}/{ref.school_id}")
+    result = EvaluationResult(
+        district_id=district_id, sync_id=sync_id, school_id=school.school_id, decision=Decision.UNCHANGED
+    )
+    if school.latest_sync_id and school.latest_sync_id > sync_id:
+        logger.info(
+            "older sync ignored", school_id=school.school_id, sync_id=sync_id, newer=school.latest_sync_id
+        )
+        return result.model_copy(update={"superseded": True})
+
+    applied = evaluator.snapshots.get(school.applied.key) if school.applied else None
+    current = evaluator.snapshots.get(ref.snapshot_key)
+    evaluation = evaluate(applied, current, district.settings.thresholds_for(school.school_id))
+    now = evaluator.now()
+    snapshot = SnapshotRef(sync_id=sync_id, key=ref.snapshot_key, sha256=ref.sha256)
+
+    if not len(evaluation.change_set):
+        updated, action = _unchanged(school, snapshot, sync_id)
+    else:
+        key = csv_key(district_id, school.school_id, sync_id)
+        upload_changes_csv(evaluator.s3, evaluator.snapshots.bucket, key, evaluation)
+        pending = PendingChange(
+            **snapshot.model_dump(),
+            decision=Decision.HOLD if evaluation.held else Decision.APPLY,
+            evaluated_at=now,
+            csv_key=key,
+        )
+        updated, action = _changed(school, pending, evaluation, sync_id)
+        result = result.model_copy(update={"decision": pending.decision})
+    if evaluation.held:
+        reasons = sorted(set(evaluation.reasons))
+        grew = not set(reasons) <= set(
+            school.notified_reasons if school.status is SchoolStatus.ON_HOLD else []
+        )
+        result = result.model_copy(update={"notify": grew, "reasons": reasons})
+
+    if not state.put_school_if_newest(updated, sync_id):
+        logger.info("newer sync recorded meanwhile", school_id=school.school_id, sync_id=sync_id)
+        return EvaluationResult(
+            **(result.model_dump() | {"decision": Decision.UNCHANGED, "superseded": True})
+        )
+    if action:
+        state.append_audit(
+            AuditEntry(
+                district_id=district_id,
+                at=now,
+                actor=SYSTEM,
+                action=action,
+                school_ids=[school.school_id],
+                sync_ids=[sync_id],
+                result=result.decision.value,
+                detail={"reasons": result.reasons, "changes": evaluation.change_set.summary()},
+            )
+        )
+    logger.info(
+        "school evaluated",
+        school_id=school.school_id,
+        sync_id=sync_id,
+        decision=result.decision,
+        reasons=result.reasons,
+        changes=len(evaluation.change_set),
+    )
+    return result
+
+
+def _unchanged(school: School, snapshot: SnapshotRef, sync_id: str) -> tuple[School, str]:
+    """Nothing differs from the applied roster: a no-op, except that a hold is no longer needed."""
+    was_held = school.status is SchoolStatus.ON_HOLD
+    updated = school.model_copy(
+        update={
+            "latest_sync_id": sync_id,
+            "status": SchoolStatus.CONNECTED,
+            "pending": None,
+            "holds": [],
+            "notified_reasons": [],
+            # same content, so moving the pointer costs no roster write
+            "applied": snapshot if school.applied is None else school.applied,
+        }
+    )
+    return updated, "auto_release" if was_held else ""
+
+
+def _changed(
+    school: School, pending: PendingChange, evaluation: Evaluation, sync_id: str
+) -> tuple[School, str]:
+    was_held = school.status is SchoolStatus.ON_HOLD
+    held = pending.decision is Decision.HOLD
+    updated = school.model_copy(
+        update={
+            "latest_sync_id": sync_id,
+            "pending": pending,
+            "holds": list(evaluation.holds),
+            "changes": dict(evaluation.change_set.summary()),
+            "status": SchoolStatus.ON_HOLD if held else school.status,
+            "notified_reasons": school.notified_reasons if held and was_held else [],
+        }
+    )
+    if held:
+        return updated, "hold"
+    return updated, "auto_release" if was_held else ""

@@ -1,0 +1,71 @@
+"""Driving the real evaluate and release state machines in moto, with every Lambda invoke routed
+in-process to the real handlers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+
+from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
+from sis_sync import services
+from sis_sync.model import School, SyncRun
+from tests.onboarded import DISTRICT, poll
+
+WAIT_SECONDS = 60
+
+
+@contextmanager
+def real_handlers(stack: Any) -> Iterator[InvokeLog]:
+    with route_lambda_invokes(stack_handlers(stack.function_names, stack.function_modules)) as log:
+        yield log
+
+
+def wait(execution_arn: str) -> dict[str, Any]:
+    """Until the execution ends (moto runs it on a worker thread); bounded, never open-ended."""
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        execution: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            return execution
+        time.sleep(0.05)
+    raise TimeoutError(execution_arn)
+
+
+def sync(sync_id: str) -> SyncRun:
+    """A poll and, when it started one, its evaluate execution run to the end (which must succeed)."""
+    run = poll(sync_id)
+    if run.execution_arn:
+        execution = wait(run.execution_arn)
+        assert execution["status"] == "SUCCEEDED", execution
+        failed = [r for r in json.loads(execution["output"])["results"] if r.get("outcome") == "failed"]
+        assert failed == [], failed
+    return run
+
+
+def release(stack: Any, school_id: str, sync_id: str, name: str) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    payload = {
+        "district_id": DISTRICT,
+        "school_id": school_id,
+        "sync_id": sync_id,
+        "approved_by": "admin@example.org",
+    }
+    started = sfn.start_execution(stateMachineArn=stack.release_arn, name=name, input=json.dumps(payload))
+    return wait(started["executionArn"])
+
+
+def schools() -> dict[str, School]:
+    return {
+        school.clever_school_id or school.school_id: school
+        for school in services.state_table().schools(DISTRICT)
+    }
+
+
+def roster(school_id: str) -> list[dict[str, Any]]:
+    return sorted(services.roster_table().items(DISTRICT, school_id), key=lambda item: item["sk"])

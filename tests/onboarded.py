@@ -1,0 +1,60 @@
+"""The onboarded test district: a Clever simulator on loopback, the district in moto, and a poll.
+
+Imported by the integration and end-to-end conftests, which re-export the fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from clever_simulator import CleverSimulator, GeneratedDistrict
+from sis_sync import services
+from sis_sync.clever.client import CleverClient
+from sis_sync.model import SyncRun
+from sis_sync.onboarding import onboard_district
+from sis_sync.polling import poll_district
+
+DISTRICT = "d-test"
+TOKEN = "district-token-1"
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def poll(sync_id: str) -> SyncRun:
+    """A real poll, whose Clever client records its back-off waits instead of sleeping them."""
+    poller = services.poller()
+    url = services.environment().clever_api_url
+    poller = replace(poller, clever=lambda token: CleverClient(url, token, sleep=lambda _: None))
+    return poll_district(poller, DISTRICT, sync_id, trigger="test")
+
+
+@pytest.fixture
+def simulator() -> Iterator[tuple[CleverSimulator, str]]:
+    """A generated 3-school district; a test module may override this fixture with other data."""
+    district = GeneratedDistrict(seed=11, schools=3, students=300)
+    sim = CleverSimulator(district=district, tokens={TOKEN: district.district_id})
+    with sim.serve() as base_url:
+        yield sim, base_url
+
+
+@pytest.fixture
+def stack(aws: Any, simulator: tuple[CleverSimulator, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    _, base_url = simulator
+    monkeypatch.setenv("CLEVER_API_URL", base_url)
+    services.reset()
+    state = services.state_table()
+    with CleverClient(base_url, TOKEN) as client:
+        onboard_district(
+            state,
+            services.token_store(),
+            client,
+            district_id=DISTRICT,
+            token=TOKEN,
+            admin_emails=["admin@example.org"],
+            now=T0,
+        )
+    yield aws
+    services.reset()
