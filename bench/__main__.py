@@ -74,8 +74,10 @@ def run(students: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder, simulator(students) as (url, token):
         poll = stage("poll", url, token, folder)
         diff = stage("diff", folder)
-    for name, figures in (("poll", poll), ("diff+rules+csv", diff)):
-        per_second = figures.get("records", figures.get("changes", 0)) / max(figures["wall_s"], 1e-9)
+        apply = stage("apply", folder)
+    for name, figures in (("poll", poll), ("diff+rules+csv", diff), ("apply (moto)", apply)):
+        done = figures.get("records") or figures.get("changes") or figures.get("items_written", 0)
+        per_second = done / max(figures["wall_s"], 1e-9)
         print(
             f"{students:>7} students  {name:<15} "
             + "  ".join(f"{k}={v}" for k, v in figures.items())
@@ -88,6 +90,8 @@ def run(students: int) -> dict[str, Any]:
         "parse_floor_s": diff["parse_floor_s"],
         "peak_rss_mb": poll["peak_rss_mb"],
         "requests": poll["requests"],
+        "apply_s": apply["wall_s"],
+        "unchanged_school_writes": apply["unchanged_school_writes"],
     }
 
 

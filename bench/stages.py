@@ -2,6 +2,7 @@
 
     python -m bench.stages poll URL TOKEN DIR   pull a district over loopback, write its snapshots
     python -m bench.stages diff DIR             diff + hold rules + changes CSV for a 5 % change
+    python -m bench.stages apply DIR            the 5 % change written to a roster table (moto)
 Each prints one JSON object.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import resource
 import sys
 import time
@@ -17,15 +19,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import orjson
+from moto import mock_aws
 
 from bench.mutate import mutate
+from sis_sync.applying import roster_items
+from sis_sync.changes import diff as change_set
 from sis_sync.changes_csv import write_changes_csv
 from sis_sync.clever.client import CleverClient
 from sis_sync.polling import pull
 from sis_sync.rules import evaluate
 from sis_sync.settings import HoldThresholds
 from sis_sync.snapshot import Snapshot, decode, encode
+from sis_sync.store.roster_table import RosterTable
 
 
 def _peak_rss_mb() -> float:
@@ -96,12 +103,53 @@ def diff(folder: Path) -> dict[str, Any]:
     return _measure(work) | {"parse_floor_s": round(parse_floor, 3)}
 
 
+def apply(folder: Path) -> dict[str, Any]:
+    """The 5 % change written to a roster table (DynamoDB in moto, in-process), and an unchanged
+    school's cost: its change set is empty, so it writes nothing."""
+    pairs = prepare_changed(folder)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto's fake credentials)
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws():
+        table = boto3.resource("dynamodb").create_table(
+            TableName="roster",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        roster = RosterTable(table)
+
+        def work() -> dict[str, Any]:
+            written = unchanged_writes = 0
+            for index, (applied, new) in enumerate(pairs):
+                before, after = decode(applied).records, decode(new).records
+                items = roster_items(change_set(before, after), "bench", "2026-01-01T00:00:00+00:00")
+                written += roster.write("bench", str(index), items)
+                unchanged_writes += roster.write(
+                    "bench", str(index), roster_items(change_set(after, after), "b", "")
+                )
+            return {"items_written": written, "unchanged_school_writes": unchanged_writes}
+
+        return _measure(work)
+
+
 def main(argv: list[str]) -> None:
     stage, *args = argv
     if stage == "poll":
         figures = poll(args[0], args[1], Path(args[2]))
     elif stage == "diff":
         figures = diff(Path(args[0]))
+    elif stage == "apply":
+        figures = apply(Path(args[0]))
     else:
         raise SystemExit(f"unknown stage {stage}")
     print(json.dumps(figures))

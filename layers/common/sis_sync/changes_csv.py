@@ -27,28 +27,28 @@ CSV_HEADER: Final = (
 )
 CONTENT_TYPE: Final = "text/csv; charset=utf-8"
 CHUNK_CHARS: Final = 64 * 1024
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS: Final = frozenset("=+-@\t\r")
 
 
 def neutralise_cell(value: str) -> str:
     """Keep a spreadsheet from running a cell as a formula (OWASP CSV injection): prefix a quote."""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+    return f"'{value}" if value and value[0] in _FORMULA_STARTS else value
 
 
 def change_row(change: Change, hold_reasons: Iterable[str]) -> list[str]:
+    """A CSV row; every cell that comes from Clever (ids included: they may start with "-") is guarded."""
     record = change.shown
-    cells = (
+    return [
         change.kind,
         change.record_type,
-        change.clever_id,
-        change.previous_clever_id,
-        str(record.get("sis_id", "")),
-        change.name,
-        str(record.get("email", "")),
+        neutralise_cell(change.clever_id),
+        neutralise_cell(change.previous_clever_id),
+        neutralise_cell(str(record.get("sis_id", ""))),
+        neutralise_cell(change.name),
+        neutralise_cell(str(record.get("email", ""))),
         ";".join(change.changed_fields),
         ";".join(hold_reasons),
-    )
-    return [neutralise_cell(cell) for cell in cells]
+    ]
 
 
 def csv_rows(evaluation: Evaluation) -> Iterator[list[str]]:
@@ -76,7 +76,13 @@ def _drain(buffer: io.StringIO) -> bytes:
     return chunk
 
 
-def write_changes_csv(evaluation: Evaluation, stream: IO[bytes]) -> None:
+class BinarySink(Protocol):
+    """Anything bytes can be written to: a file, io.BytesIO, gzip.GzipFile, an upload pipe."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def write_changes_csv(evaluation: Evaluation, stream: BinarySink) -> None:
     """Write the CSV into a binary stream the caller owns (and closes)."""
     for chunk in iter_changes_csv(evaluation):
         stream.write(chunk)
@@ -124,6 +130,7 @@ def upload_changes_csv(s3_client: S3Uploader, bucket: str, key: str, evaluation:
 __all__ = [
     "CONTENT_TYPE",
     "CSV_HEADER",
+    "BinarySink",
     "S3Uploader",
     "change_row",
     "changes_csv_bytes",

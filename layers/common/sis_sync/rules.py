@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
-from sis_sync.changes import Change, ChangeSet, diff, display_name
+from sis_sync.changes import Change, ChangeSet, collector_paused, diff, display_name
 from sis_sync.settings import HoldThresholds
 from sis_sync.snapshot import RECORD_TYPES, Record, Records, RecordType, Snapshot
 
@@ -76,12 +76,13 @@ def evaluate(
     """Diff the applied roster (None on a first sync) against the new one and run every rule."""
     previous_records = _records(previous) if previous is not None else None
     current_records = _records(current)
-    change_set = diff(previous_records, current_records)
-    verdicts = [
-        large_removals(change_set, thresholds),
-        too_many_parent_connections(change_set, previous_records or {}, current_records, thresholds),
-        emergency_contacts(change_set, thresholds),
-    ]
+    with collector_paused():
+        change_set = diff(previous_records, current_records)
+        verdicts = [
+            large_removals(change_set, thresholds),
+            too_many_parent_connections(change_set, previous_records or {}, current_records, thresholds),
+            emergency_contacts(change_set, thresholds),
+        ]
     fired = [verdict for verdict in verdicts if verdict is not None]
     return Evaluation(
         change_set=change_set,

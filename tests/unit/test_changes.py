@@ -1,0 +1,269 @@
+"""Change sets: the diff between the applied roster and a new snapshot."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+
+from sis_sync.changes import (
+    CHANGE_KINDS,
+    Change,
+    ChangeSet,
+    apply_change_set,
+    changed_fields,
+    diff,
+    from_document,
+    to_document,
+)
+from sis_sync.snapshot import RECORD_TYPES, Record, Records
+from tests.unit.strategies import reissue_ids, rosters
+
+PROPERTY_SETTINGS = settings(max_examples=120, derandomize=True, deadline=None)
+
+
+def roster(**records: list[Record]) -> Records:
+    return {record_type: records.get(record_type, []) for record_type in RECORD_TYPES}
+
+
+def student(clever_id: str, sis_id: str = "", **fields: str) -> Record:
+    record = {
+        "id": clever_id, "sis_id": sis_id, "first_name": "Ana", "middle_name": "", "last_name": "Diaz",
+        "email": "", "dob": "2010-01-01", "grade": "3", "student_number": "", "state_id": "",
+    }  # fmt: skip
+    return record | fields
+
+
+def contact(clever_id: str, *kids: str, sis_id: str = "", **fields: object) -> Record:
+    record = {
+        "id": clever_id, "sis_id": sis_id, "name": "Maria Diaz", "email": "maria@example.org",
+        "phone": "", "phone_type": "",
+        "relationships": [{"student": s, "type": "Parent/Guardian", "relationship": "Parent"} for s in kids],
+    }  # fmt: skip
+    return record | fields
+
+
+def section(clever_id: str, *students: str) -> Record:
+    return {
+        "id": clever_id, "sis_id": f"sec-{clever_id}", "name": "Math", "subject": "math", "grade": "3",
+        "period": "1", "course": "", "term_id": "", "teacher": "", "teachers": [], "students": list(students),
+    }  # fmt: skip
+
+
+def kinds(change_set: ChangeSet) -> list[tuple[str, str, str]]:
+    return [(change.kind, change.record_type, change.clever_id) for change in change_set]
+
+
+def identifiable(record_type: str, record: Record) -> bool:
+    """Whether a record carries something that survives a re-issued Clever id."""
+    if record["sis_id"]:
+        return True
+    if record_type == "contact":
+        return bool(record["email"] or record["phone"])
+    if record_type == "student":
+        return bool((record["first_name"] + record["last_name"]).strip() and record["dob"])
+    return False
+
+
+# --- properties ------------------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(rosters())
+def test_a_roster_diffed_with_itself_has_no_changes(records: Records) -> None:
+    # Given a roster / When it is diffed with itself / Then nothing changed
+    change_set = diff(records, records)
+
+    assert len(change_set) == 0
+    assert change_set.summary()["added"] == 0
+
+
+@PROPERTY_SETTINGS
+@given(rosters(), rosters())
+def test_applying_the_diff_gives_the_new_roster(previous: Records, current: Records) -> None:
+    # Given two rosters that share ids, sis_ids and names
+    # When the diff is applied to the first
+    result = apply_change_set(previous, diff(previous, current))
+
+    # Then it is the second
+    assert result == current
+
+
+@PROPERTY_SETTINGS
+@given(rosters())
+def test_first_sync_adds_everything(current: Records) -> None:
+    change_set = diff(None, current)
+
+    assert {change.kind for change in change_set} <= {"added"}
+    assert len(change_set) == sum(len(records) for records in current.values())
+    assert apply_change_set(None, change_set) == current
+
+
+@PROPERTY_SETTINGS
+@given(rosters())
+def test_a_pure_reissue_of_ids_is_never_removed_plus_added(previous: Records) -> None:
+    # Given the same roster with every Clever id re-issued (references too)
+    current = reissue_ids(previous)
+
+    # When diffed
+    change_set = diff(previous, current)
+
+    # Then every record with a sis_id (or a contact/student identity) is one source_id_changed
+    for record_type in RECORD_TYPES:
+        expected = {"new-" + r["id"] for r in previous[record_type] if identifiable(record_type, r)}
+        reissued = {c.clever_id for c in change_set.of_type(record_type) if c.kind == "source_id_changed"}
+        assert reissued == expected
+        added = {c.clever_id for c in change_set.of_type(record_type) if c.kind == "added"}
+        assert not added & expected
+        assert not any(c.kind == "updated" for c in change_set.of_type(record_type))
+    assert apply_change_set(previous, change_set) == current
+
+
+@PROPERTY_SETTINGS
+@given(rosters(), rosters())
+def test_the_stored_form_reloads_to_the_same_change_set(previous: Records, current: Records) -> None:
+    change_set = diff(previous, current)
+
+    reloaded = from_document(orjson.loads(orjson.dumps(to_document(change_set))))
+
+    assert list(reloaded) == list(change_set)
+    assert reloaded.previous_counts == change_set.previous_counts
+
+
+@PROPERTY_SETTINGS
+@given(rosters(), rosters())
+def test_summary_counts_every_change_once(previous: Records, current: Records) -> None:
+    change_set = diff(previous, current)
+    summary = change_set.summary()
+
+    assert sum(summary[kind] for kind in CHANGE_KINDS) == len(change_set)
+    for kind in CHANGE_KINDS:
+        assert sum(counts[kind] for counts in summary["by_type"].values()) == summary[kind]
+
+
+def test_changed_fields_ignore_the_id_and_see_missing_fields() -> None:
+    assert changed_fields({"id": "a", "x": 1, "y": 2}, {"id": "b", "x": 1, "z": 3}) == ("y", "z")
+
+
+# --- examples --------------------------------------------------------------------------------
+
+
+def test_an_updated_record_lists_its_changed_fields() -> None:
+    # Given a student whose grade and e-mail changed
+    previous = roster(student=[student("s1", "100")])
+    current = roster(student=[student("s1", "100", grade="4", email="ana@example.org")])
+
+    # When diffed
+    [change] = diff(previous, current)
+
+    # Then it is one update naming both fields, carrying both versions
+    assert change.kind == "updated"
+    assert change.changed_fields == ("email", "grade")
+    assert change.previous is previous["student"][0]
+    assert change.record is current["student"][0]
+
+
+def test_a_contact_linked_to_a_new_student_is_an_update_of_its_relationships() -> None:
+    previous = roster(student=[student("s1"), student("s2", first_name="Bo")], contact=[contact("c1", "s1")])
+    current = roster(
+        student=[student("s1"), student("s2", first_name="Bo")], contact=[contact("c1", "s1", "s2")]
+    )
+
+    [change] = diff(previous, current)
+
+    assert (change.kind, change.record_type, change.changed_fields) == (
+        "updated",
+        "contact",
+        ("relationships",),
+    )
+
+
+def test_a_student_moved_between_sections_updates_both_sections() -> None:
+    previous = roster(student=[student("s1")], section=[section("m1", "s1"), section("m2")])
+    current = roster(student=[student("s1")], section=[section("m1"), section("m2", "s1")])
+
+    change_set = diff(previous, current)
+
+    assert kinds(change_set) == [("updated", "section", "m1"), ("updated", "section", "m2")]
+    assert all(change.changed_fields == ("students",) for change in change_set)
+
+
+def test_same_sis_id_under_a_new_clever_id_is_a_source_id_change() -> None:
+    previous = roster(student=[student("old", "100")])
+    current = roster(student=[student("new", "100", grade="4")])
+
+    [change] = diff(previous, current)
+
+    assert (change.kind, change.clever_id, change.previous_clever_id) == ("source_id_changed", "new", "old")
+    assert change.changed_fields == ("grade",)
+
+
+def test_a_contact_without_sis_id_is_recognised_by_name_and_phone() -> None:
+    # Given a contact without sis_id whose e-mail changed, so Clever issued a new id
+    previous = roster(contact=[contact("c-old", phone="(555) 010-0100", email="old@example.org")])
+    current = roster(
+        contact=[contact("c-new", name=" maria  DIAZ", phone="555-010-0100", email="new@example.org")]
+    )
+
+    [change] = diff(previous, current)
+
+    assert (change.kind, change.previous_clever_id) == ("source_id_changed", "c-old")
+    assert change.changed_fields == ("email", "name", "phone")
+
+
+def test_a_student_without_sis_id_is_recognised_by_name_and_dob() -> None:
+    previous = roster(student=[student("old", first_name="Zoë")])
+    current = roster(student=[student("new", first_name="ZOË")])
+
+    assert kinds(diff(previous, current)) == [("source_id_changed", "student", "new")]
+
+
+def test_a_student_without_sis_id_and_a_different_dob_is_removed_and_added() -> None:
+    previous = roster(student=[student("old")])
+    current = roster(student=[student("new", dob="2011-01-01")])
+
+    assert kinds(diff(previous, current)) == [("added", "student", "new"), ("removed", "student", "old")]
+
+
+def test_a_section_without_sis_id_has_no_identity_to_match() -> None:
+    previous = roster(section=[section("m1") | {"sis_id": ""}])
+    current = roster(section=[section("m2") | {"sis_id": ""}])
+
+    assert kinds(diff(previous, current)) == [("added", "section", "m2"), ("removed", "section", "m1")]
+
+
+def test_colliding_sis_ids_pair_each_record_once_with_its_closest_match() -> None:
+    # Given two students sharing a sis_id (bad SIS data), both re-issued
+    previous = roster(student=[student("a", "100", first_name="Ana"), student("b", "100", first_name="Bo")])
+    current = roster(student=[student("x", "100", first_name="Bo"), student("y", "100", first_name="Ana")])
+
+    change_set = diff(previous, current)
+
+    # Then each new id is paired with the same person, none removed or added
+    pairs = {(c.previous_clever_id, c.clever_id) for c in change_set}
+    assert pairs == {("b", "x"), ("a", "y")}
+    assert all(not c.changed_fields for c in change_set)
+
+
+def test_summary_has_totals_and_per_type_counts() -> None:
+    previous = roster(student=[student("s1", "1"), student("s2", "2")], contact=[contact("c1", "s1")])
+    current = roster(student=[student("s1", "1", grade="5"), student("s3", "2")], contact=[])
+
+    summary = diff(previous, current).summary()
+
+    assert summary["updated"] == 1
+    assert summary["source_id_changed"] == 1
+    assert summary["removed"] == 1
+    assert summary["added"] == 0
+    assert summary["by_type"]["student"] == {"added": 0, "updated": 1, "removed": 0, "source_id_changed": 1}
+    assert summary["by_type"]["contact"]["removed"] == 1
+    assert orjson.loads(orjson.dumps(summary)) == summary
+
+
+def test_changes_share_records_with_the_snapshots() -> None:
+    # Speed: records are referenced, never copied
+    current = roster(student=[student("s1")])
+
+    [change] = diff(None, current)
+
+    assert change.record is current["student"][0]
+    assert isinstance(change, Change)

@@ -1,0 +1,180 @@
+"""The changes CSV: exact header, one row per change, injection guard, UTF-8, streamed to S3."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sis_sync.changes_csv import (
+    CONTENT_TYPE,
+    CSV_HEADER,
+    changes_csv_bytes,
+    neutralise_cell,
+    upload_changes_csv,
+    write_changes_csv,
+)
+from sis_sync.rules import Evaluation, evaluate
+from sis_sync.settings import HoldThresholds
+from tests.unit.test_changes import contact, roster, student
+
+HEADER_LINE = (
+    b"change_type,record_type,clever_id,previous_clever_id,sis_id,name,email,changed_fields,hold_reasons\r\n"
+)
+BUCKET = "sis-sync-test-changes"
+
+
+def parse(body: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+def mixed_evaluation() -> Evaluation:
+    """One school where a new emergency contact fires a hold next to harmless changes."""
+    previous = roster(
+        student=[student("s1", "100"), student("s2", "200", first_name="Bo")],
+        contact=[contact("c-old", "s1", phone="5550100")],
+    )
+    current = roster(
+        student=[student("s1", "100", grade="4"), student("s3", "300", first_name="Zoë", last_name="Ñúñez")],
+        contact=[
+            contact("c-new", "s1", phone="5550100"),
+            contact("c2", name="Pat", email="pat@example.org", relationships=[
+                {"student": "s1", "type": "Emergency", "relationship": "Other"},
+            ]),
+        ],
+    )  # fmt: skip
+    return evaluate(previous, current, HoldThresholds())
+
+
+def test_the_header_is_exactly_the_documented_one() -> None:
+    body = changes_csv_bytes(evaluate(None, roster(), HoldThresholds()))
+
+    assert body == HEADER_LINE
+    assert ",".join(CSV_HEADER).encode() + b"\r\n" == HEADER_LINE
+
+
+def test_one_row_per_change_with_reasons_only_where_a_rule_fired() -> None:
+    # Given a change set where only the new emergency contact makes a rule fire
+    evaluation = mixed_evaluation()
+
+    # When written as CSV
+    rows = parse(changes_csv_bytes(evaluation))
+
+    # Then every change has its row and only the firing row names the reason
+    assert len(rows) == len(evaluation.change_set)
+    by_id = {row["clever_id"]: row for row in rows}
+    assert by_id["c2"]["hold_reasons"] == "emergency_contacts"
+    assert [row["clever_id"] for row in rows if row["hold_reasons"]] == ["c2"]
+    assert by_id["s1"] == {
+        "change_type": "updated", "record_type": "student", "clever_id": "s1", "previous_clever_id": "",
+        "sis_id": "100", "name": "Ana Diaz", "email": "", "changed_fields": "grade", "hold_reasons": "",
+    }  # fmt: skip
+    assert by_id["s2"]["change_type"] == "removed"
+    assert by_id["s2"]["name"] == "Bo Diaz"  # a removed row shows the applied record
+    assert (by_id["c-new"]["change_type"], by_id["c-new"]["previous_clever_id"]) == (
+        "source_id_changed",
+        "c-old",
+    )
+    assert by_id["c2"]["name"] == "Pat"
+    assert by_id["c2"]["email"] == "pat@example.org"
+
+
+def test_non_ascii_names_round_trip_in_utf8() -> None:
+    rows = parse(changes_csv_bytes(mixed_evaluation()))
+
+    assert {row["name"] for row in rows if row["clever_id"] == "s3"} == {"Zoë Ñúñez"}
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@x", "'@x"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("Ana", "Ana"),
+        ("", ""),
+        ("a=b", "a=b"),
+    ],
+)
+def test_formula_cells_are_neutralised(cell: str, expected: str) -> None:
+    assert neutralise_cell(cell) == expected
+
+
+def test_names_that_look_like_formulas_are_neutralised_in_the_file() -> None:
+    # Given people whose Clever fields start with formula characters
+    current = roster(
+        student=[
+            student("s1", '=HYPERLINK("http://evil.example","x")'),
+            student("s2", "+1", first_name="-2"),
+            student("s3", "@x", email="\tcmd@example.org"),
+        ]
+    )
+
+    rows = parse(changes_csv_bytes(evaluate(None, current, HoldThresholds())))
+
+    # Then every such cell starts with a quote
+    assert rows[0]["sis_id"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert (rows[1]["sis_id"], rows[1]["name"]) == ("'+1", "'-2 Diaz")
+    assert (rows[2]["sis_id"], rows[2]["email"]) == ("'@x", "'\tcmd@example.org")
+
+
+def test_writes_into_any_binary_stream_such_as_gzip() -> None:
+    evaluation = mixed_evaluation()
+    compressed = io.BytesIO()
+
+    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0) as stream:
+        write_changes_csv(evaluation, stream)
+
+    assert gzip.decompress(compressed.getvalue()) == changes_csv_bytes(evaluation)
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def large_evaluation(students: int) -> Evaluation:
+    """A first sync big enough that the CSV exceeds one 8 MiB multipart part."""
+    names = "Ñúñez-" * 8
+    current = roster(
+        student=[student(f"s{n:06d}", f"{n}", first_name=f"Zoë{n}", last_name=names) for n in range(students)]
+    )
+    return evaluate(None, current, HoldThresholds())
+
+
+@pytest.mark.parametrize("students", [3, 90_000], ids=["single-put", "multipart"])
+def test_the_s3_upload_streams_the_same_bytes_as_the_in_memory_writer(s3: object, students: int) -> None:
+    # Given an evaluation, small or over one multipart part
+    evaluation = large_evaluation(students)
+    expected = changes_csv_bytes(evaluation)
+
+    # When it is streamed to S3
+    upload_changes_csv(s3, BUCKET, "d1/school-1/sync-1/changes.csv", evaluation)  # type: ignore[arg-type]
+
+    # Then the object holds exactly those bytes, as UTF-8 CSV
+    stored = s3.get_object(Bucket=BUCKET, Key="d1/school-1/sync-1/changes.csv")  # type: ignore[attr-defined]
+    assert stored["Body"].read() == expected
+    assert stored["ContentType"] == CONTENT_TYPE
+    multipart = students > 3
+    assert (len(expected) > 8 * 1024 * 1024) == multipart
+    assert ("-" in stored["ETag"]) == multipart  # a multipart ETag ends in -<parts>
