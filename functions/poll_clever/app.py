@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,12 +14,19 @@ from sis_sync.model import SyncRun
 from sis_sync.observability import logger, metrics, tracer
 from sis_sync.polling import Poller, poll_district, sync_id_for
 
+EVERY_DISTRICT = datetime.max.replace(tzinfo=UTC)  # "due by the end of time"
+
+
+class ScheduleDetail(BaseModel):
+    poll_all: bool = False  # an operator's (or the devstack's) "poll every district now"
+
 
 class ScheduledEvent(BaseModel):
     """EventBridge's scheduled event; `time` is the scheduled time, the same on every redelivery."""
 
     id: str
     time: datetime
+    detail: ScheduleDetail = ScheduleDetail()
 
 
 class PollRequest(BaseModel):
@@ -32,7 +39,7 @@ class PollRequest(BaseModel):
 
 
 def _due_runs(poller: Poller, scheduled: ScheduledEvent) -> list[SyncRun]:
-    due = list(poller.state.districts_due(scheduled.time))
+    due = list(poller.state.districts_due(EVERY_DISTRICT if scheduled.detail.poll_all else scheduled.time))
     return [
         poll_district(poller, d.district_id, sync_id_for(d.district_id, scheduled.time), trigger="schedule")
         for d in due

@@ -1,0 +1,158 @@
+"""The local API Gateway: a WSGI app that turns HTTP requests into API Gateway v2 (HTTP API)
+events for the `api` function and plays the JWT authorizer, plus the local-only `/dev/*`
+endpoints of DESIGN §5 (never deployed)."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from devstack.auth import DevAuthority
+from devstack.lambdas import FakeContext
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+# Routes API Gateway serves without the JWT authorizer (template.yaml: Auth: NONE).
+PUBLIC_PREFIXES = ("/v1/health", "/v1/links/", "/v1/openapi.json", "/v1/docs", "/static/")
+TEXT_TYPES = ("application/json", "text/", "application/javascript", "image/svg+xml")
+
+
+class DevHooks:
+    """What the `/dev/*` endpoints do; the devstack supplies the implementations."""
+
+    def __init__(
+        self,
+        default_district: str,
+        outbox: Callable[[], list[dict[str, Any]]],
+        tick: Callable[[], dict[str, Any]],
+        scenario: Callable[[dict[str, Any]], dict[str, Any]] | None,
+        panel: Callable[[], str],
+    ) -> None:
+        self.default_district = default_district
+        self.outbox = outbox
+        self.tick = tick
+        self.scenario = scenario
+        self.panel = panel
+
+
+def _is_public(path: str) -> bool:
+    return path == "/" or path.startswith(PUBLIC_PREFIXES)
+
+
+def api_event(claims: dict[str, Any] | None) -> dict[str, Any]:
+    """The current Flask request as API Gateway v2 would hand it to a Lambda function."""
+    body = request.get_data()
+    text = not body or (request.mimetype or "").startswith(TEXT_TYPES)
+    now = datetime.now(UTC)
+    context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "devstack",
+        "domainName": request.host,
+        "http": {
+            "method": request.method,
+            "path": request.path,
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "sourceIp": request.remote_addr or "127.0.0.1",
+            "userAgent": request.headers.get("User-Agent", ""),
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(now.timestamp() * 1000),
+    }
+    if claims is not None:
+        context["authorizer"] = {"jwt": {"claims": {k: str(v) for k, v in claims.items()}, "scopes": None}}
+    query = request.args.to_dict(flat=False)
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": request.path,
+        "rawQueryString": request.query_string.decode(),
+        "headers": {name.lower(): value for name, value in request.headers.items()},
+        "queryStringParameters": {k: ",".join(v) for k, v in query.items()} or None,
+        "requestContext": context,
+        "body": (body.decode() if text else base64.b64encode(body).decode()) if body else None,
+        "isBase64Encoded": not text,
+    }
+
+
+def _to_flask(result: dict[str, Any]) -> Response:
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = Response(data, status=int(result.get("statusCode", 200)))
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = value
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, value)
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+def _unauthorized(message: str) -> Response:
+    response = jsonify({"error": {"code": "unauthorized", "message": message}})
+    response.status_code = 401
+    return response
+
+
+def create_gateway(api: Handler, authority: DevAuthority, hooks: DevHooks) -> Flask:
+    app = Flask("sis-sync-devstack")
+
+    @app.post("/dev/token")
+    def dev_token() -> Response:
+        payload = request.get_json(silent=True) or {}
+        email = str(payload.get("email", "")).strip()
+        if "@" not in email:
+            response = jsonify({"error": {"code": "bad_request", "message": "an e-mail address is required"}})
+            response.status_code = 400
+            return response
+        role = "operator" if payload.get("role") == "operator" else "district_admin"
+        district = payload.get("district_id") or (None if role == "operator" else hooks.default_district)
+        return jsonify({"token": authority.issue(email, district, role)})
+
+    @app.get("/dev/outbox")
+    def dev_outbox() -> Response:
+        return jsonify({"messages": hooks.outbox()})
+
+    @app.post("/dev/tick")
+    def dev_tick() -> Response:
+        started = time.monotonic()
+        result = hooks.tick()
+        return jsonify(result | {"seconds": round(time.monotonic() - started, 2)})
+
+    @app.post("/dev/scenario")
+    def dev_scenario() -> Response:
+        if hooks.scenario is None:
+            response = jsonify(
+                {"error": {"code": "not_found", "message": "scenarios need the Clever simulator"}}
+            )
+            response.status_code = 404
+            return response
+        return jsonify(hooks.scenario(request.get_json(silent=True) or {}))
+
+    @app.get("/dev/")
+    def dev_panel() -> Response:
+        return Response(hooks.panel(), mimetype="text/html")
+
+    @app.route(
+        "/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    )
+    @app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+    def proxy(path: str) -> Response:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        claims = authority.verify(token) if token else None
+        if claims is None and not _is_public(request.path):
+            return _unauthorized("sign in first" if not token else "the token is invalid or expired")
+        result = api(api_event(claims), FakeContext(function_name="ApiFunction"))
+        return _to_flask(result)
+
+    return app
