@@ -28,6 +28,7 @@ TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 REGION = "us-east-1"
 STACK_PREFIX = "sis-sync-test"
 SENDER_EMAIL = "sis-sync@example.org"
+DASHBOARD_URL = "https://sis-sync.example.org"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 AwsStack = StackResources
@@ -77,7 +78,7 @@ def aws(aws_env: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
             TEMPLATE_PATH,
             boto3.Session(region_name=REGION),
             names_prefix=STACK_PREFIX,
-            parameters={"SenderEmail": SENDER_EMAIL},
+            parameters={"SenderEmail": SENDER_EMAIL, "DashboardUrl": DASHBOARD_URL},
             transformed=template,
         )
         for name, value in stack.environment.items():

@@ -24,6 +24,8 @@ class Environment(BaseModel):
     dashboard_url: str = ""
     evaluate_state_machine_arn: str = ""
     release_state_machine_arn: str = ""
+    notify_function_name: str = ""
+    poll_function_name: str = ""
 
     @classmethod
     def from_os(cls) -> Environment:

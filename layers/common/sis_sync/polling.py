@@ -45,6 +45,7 @@ class Poller:
     executions: Executions
     clever: Callable[[str], CleverClient]  # district token -> client
     now: Callable[[], datetime]
+    notify_disconnected: Callable[[str, str], None] = lambda district_id, sync_id: None
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ def _record_failure(poller: Poller, district: District, run: SyncRun, error: Exc
     poller.state.put_district(district)
     if disconnect and was_connected:
         _audit(poller, district, "district_disconnected", [], run.sync_id, code, {"message": info.message})
+        poller.notify_disconnected(district.district_id, run.sync_id)
     return run
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 from functools import cache
@@ -9,10 +10,13 @@ from typing import Any
 
 import boto3
 
+from sis_sync.api.actions import AdminApi
+from sis_sync.api.adapters import LambdaPollStarter, S3CsvReader
 from sis_sync.applying import Applier
 from sis_sync.clever.client import CleverClient
 from sis_sync.config import Environment, environment
 from sis_sync.evaluation import Evaluator
+from sis_sync.links import container_link_key
 from sis_sync.polling import Poller
 from sis_sync.store.executions import Executions
 from sis_sync.store.roster_table import RosterTable
@@ -71,6 +75,14 @@ def applier() -> Applier:
     return Applier(state=state_table(), roster=roster_table(), snapshots=snapshot_bucket(), now=utcnow)
 
 
+def notify_disconnected(district_id: str, sync_id: str) -> None:
+    """Ask the notify function, asynchronously, to e-mail the district's admins (once per sync)."""
+    payload = {"kind": "disconnected", "district_id": district_id, "sync_id": sync_id}
+    client("lambda").invoke(
+        FunctionName=environment().notify_function_name, InvocationType="Event", Payload=json.dumps(payload)
+    )
+
+
 def poller() -> Poller:
     env = environment()
     return Poller(
@@ -80,6 +92,7 @@ def poller() -> Poller:
         executions=Executions(client("stepfunctions"), env.evaluate_state_machine_arn),
         clever=clever_client_factory(env),
         now=utcnow,
+        notify_disconnected=notify_disconnected,
     )
 
 
@@ -89,3 +102,22 @@ def reset() -> None:
     state_table.cache_clear()
     roster_table.cache_clear()
     environment.cache_clear()
+
+
+# --- Admin API (functions/api) -----------------------------------------------------------------------
+
+
+def admin_api() -> AdminApi:
+    """The admin API's reads and actions, wired to this container's clients."""
+    env = environment()
+    return AdminApi(
+        state=state_table(),
+        roster=roster_table(),
+        csv=S3CsvReader(client("s3"), env.snapshot_bucket),
+        releases=Executions(client("stepfunctions"), env.release_state_machine_arn),
+        polls=LambdaPollStarter(client("lambda"), env.poll_function_name),
+        tokens=token_store(),
+        clever=clever_client_factory(env),
+        link_key=container_link_key(client("ssm"), env.link_key_parameter),
+        now=utcnow,
+    )

@@ -1,0 +1,52 @@
+"""notify: e-mails the district admins that a school went on hold or the district disconnected.
+
+Input: the evaluate task's EvaluationResult (a hold; mailed only when `notify` is true) or
+`{"kind": "disconnected", "district_id", "sync_id"}` from the poller. Output: `{"sent", "message_id"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sis_sync import notifications, services
+from sis_sync.config import environment
+from sis_sync.links import container_link_key
+from sis_sync.observability import logger, metrics, tracer
+
+# One persistence layer for this function, built at cold start.
+persistence = DynamoDBPersistenceLayer(
+    table_name=environment().idempotency_table, boto3_client=services.client("dynamodb")
+)
+deliver_once = notifications.idempotent_delivery(persistence)
+
+
+def notifier() -> notifications.Notifier:
+    env = environment()
+    return notifications.Notifier(
+        state=services.state_table(),
+        notified=notifications.NotifiedReasons(services.client("dynamodb"), env.state_table),
+        mailer=notifications.SesMailer(services.client("sesv2"), env.sender_email),
+        link_key=container_link_key(services.client("ssm"), env.link_key_parameter),
+        dashboard_url=env.dashboard_url,
+        now=services.utcnow,
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path="sync_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    notifications.IDEMPOTENCY.register_lambda_context(context)
+    notice = notifications.notice_for(event)
+    result = deliver_once(notifier(), notice=notice) if notice else {"sent": False, "message_id": None}
+    if not result["sent"]:
+        metrics.add_metric(name="MailNotNeeded", unit=MetricUnit.Count, value=1)
+    elif notice and notice.kind == "hold":
+        metrics.add_metric(name="HoldMailSent", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="DisconnectionMailSent", unit=MetricUnit.Count, value=1)
+    return result

@@ -1,0 +1,138 @@
+"""The seed article's flows through the real dashboard in headless Chromium, against a devstack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.browser.conftest import ADMIN, SCREENSHOTS, RunningDevstack
+
+pytestmark = pytest.mark.browser
+
+HEADER = "change_type,record_type,clever_id,previous_clever_id,sis_id,name,email,changed_fields,hold_reasons"
+
+
+def sign_in(page: Any, devstack: RunningDevstack) -> None:
+    page.goto(devstack.url + "/")
+    page.get_by_test_id("signin-email").fill(ADMIN)
+    page.get_by_test_id("signin-submit").click()
+    page.get_by_test_id("district-name").wait_for()
+
+
+def rows(page: Any, status: str) -> Any:
+    return page.locator(f'[data-testid^="school-row-"][data-status="{status}"]')
+
+
+def school_id_of(row: Any) -> str:
+    return str(row.get_attribute("data-testid")).removeprefix("school-row-")
+
+
+def reload_district(page: Any) -> None:
+    page.reload()
+    page.get_by_test_id("district-name").wait_for()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_semester_end_removals_are_reviewed_in_the_csv_then_cleared(
+    page: Any, devstack: RunningDevstack
+) -> None:
+    # Given a semester-end upload that drops 30 % of one school's students
+    sign_in(page, devstack)
+    devstack.scenario("semester_end", 0)
+    devstack.tick()
+    reload_district(page)
+    held = rows(page, "on_hold")
+    held.first.wait_for()
+    assert held.count() == 1
+    school_id = school_id_of(held.first)
+    assert "Large number of removals" in held.first.inner_text()
+    shot(page, "semester-end-on-hold")
+    # When the admin opens the school, downloads the CSV of changes, and comes back
+    held.first.get_by_role("link").first.click()
+    page.get_by_test_id("report-status").wait_for()
+    with page.expect_download() as download:
+        page.get_by_test_id("download-csv").click()
+    csv_text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0] == HEADER
+    assert "large_removals" in csv_text
+    shot(page, "semester-end-report")
+    page.go_back()
+    page.get_by_test_id("district-name").wait_for()
+    # And selects the school and clears its hold
+    page.get_by_test_id(f"select-{school_id}").check()
+    page.get_by_test_id("clear-holds").click()
+    # Then the school is connected
+    page.locator(f'[data-testid="school-row-{school_id}"][data-status="connected"]').wait_for(timeout=45_000)
+    shot(page, "semester-end-cleared")
+
+
+def test_an_emergency_contact_fixed_at_the_source_is_synced_again(
+    page: Any, devstack: RunningDevstack
+) -> None:
+    # Given a school on hold for an emergency contact
+    sign_in(page, devstack)
+    devstack.scenario("emergency_contact", 1)
+    devstack.tick()
+    reload_district(page)
+    held = rows(page, "on_hold")
+    held.first.wait_for()
+    assert "Emergency contacts included" in held.first.inner_text()
+    held.first.get_by_role("link").first.click()
+    page.get_by_test_id("report-status").wait_for()
+    # When the district removes it in Clever and asks for new Clever data, confirming
+    devstack.scenario("fix_everything")
+    page.get_by_test_id("check-clever").click()
+    page.get_by_test_id("confirm-yes").click()
+    # Then the school is connected again
+    page.get_by_test_id("report-status").filter(has_text="Connected").wait_for(timeout=45_000)
+    shot(page, "emergency-contact-fixed")
+
+
+def test_a_revoked_token_is_reconnected_with_i_fixed_it(page: Any, devstack: RunningDevstack) -> None:
+    # Given Clever revoked the district's token
+    sign_in(page, devstack)
+    devstack.scenario("revoke_token")
+    devstack.tick()
+    reload_district(page)
+    page.get_by_test_id("connection-banner").wait_for()
+    assert rows(page, "disconnected").count() >= 1
+    shot(page, "disconnected")
+    # When the district fixes it in Clever and clicks I fixed it
+    devstack.scenario("fix_everything")
+    page.get_by_test_id("i-fixed-it").click()
+    # Then the connection is back and the schools are connected
+    page.get_by_test_id("connection-banner").wait_for(state="hidden", timeout=45_000)
+    rows(page, "connected").first.wait_for()
+    assert rows(page, "disconnected").count() == 0
+    assert any(
+        "disconnected" in m["subject"].lower() or "connect" in m["subject"].lower() for m in devstack.outbox()
+    )
+
+
+def test_two_on_hold_schools_are_cleared_in_one_action(page: Any, devstack: RunningDevstack) -> None:
+    # Given two schools on hold for different reasons
+    sign_in(page, devstack)
+    devstack.scenario("semester_end", 0)
+    devstack.scenario("emergency_contact", 1)
+    devstack.tick()
+    reload_district(page)
+    held = rows(page, "on_hold")
+    held.nth(1).wait_for()
+    ids = [school_id_of(held.nth(i)) for i in range(held.count())]
+    assert len(ids) == 2
+    shot(page, "two-on-hold")
+    # When the admin selects both and clears their holds at once
+    for school_id in ids:
+        page.get_by_test_id(f"select-{school_id}").check()
+    page.get_by_test_id("clear-holds").click()
+    # Then both are connected
+    for school_id in ids:
+        page.locator(f'[data-testid="school-row-{school_id}"][data-status="connected"]').wait_for(
+            timeout=45_000
+        )
+    shot(page, "two-cleared")
