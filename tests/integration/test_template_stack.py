@@ -197,6 +197,7 @@ EXPECTED_GRANTS = {
         "bucket:write",
         "tokens:read",
         "StartExecution:EvaluateStateMachine",
+        "invoke:NotifyFunction",
     },
     "EvaluateHoldsFunction": {"StateTable:read", "StateTable:write", "bucket:read", "bucket:write"},
     "ApplyChangesFunction": {
@@ -208,9 +209,9 @@ EXPECTED_GRANTS = {
     },
     "NotifyFunction": {
         "StateTable:read",
+        "StateTable:write",  # notified_reasons only (one UpdateItem statement)
         "IdempotencyTable:read",
         "IdempotencyTable:write",
-        "bucket:read",
         "ses:send",
         "link-key:read",
     },

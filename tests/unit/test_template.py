@@ -43,7 +43,7 @@ GLOBAL_VARIABLES = {
     "LOG_LEVEL",
 }
 EXTRA_VARIABLES = {
-    "PollCleverFunction": {"EVALUATE_STATE_MACHINE_ARN"},
+    "PollCleverFunction": {"EVALUATE_STATE_MACHINE_ARN", "NOTIFY_FUNCTION_NAME"},
     "ApiFunction": {"EVALUATE_STATE_MACHINE_ARN", "RELEASE_STATE_MACHINE_ARN"},
 }
 LAMBDA_RETRY = {
@@ -140,6 +140,13 @@ def test_every_function_gets_exactly_the_documented_environment(template: dict[s
         assert set(variables) == GLOBAL_VARIABLES | EXTRA_VARIABLES.get(lid, set()), lid
         assert variables["POWERTOOLS_SERVICE_NAME"] == "sis-sync"
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SisSync"
+
+
+def test_poll_knows_the_notify_function_it_invokes(sam_template: dict[str, Any]) -> None:
+    # the poller mails a disconnection by invoking notify asynchronously
+    poll = sam_template["Resources"]["PollCleverFunction"]["Properties"]
+    assert poll["Environment"]["Variables"]["NOTIFY_FUNCTION_NAME"] == {"Ref": "NotifyFunction"}
+    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "NotifyFunction"}}} in poll["Policies"]
 
 
 def test_no_function_environment_carries_a_secret(template: dict[str, Any]) -> None:
