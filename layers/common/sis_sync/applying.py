@@ -97,7 +97,7 @@ def apply_pending(
     if school is None:
         raise StalePendingSyncError(f"unknown school {school_id}")
     result = ApplyResult(district_id=district_id, school_id=school_id, sync_id=sync_id, outcome="applied")
-    if school.applied and school.applied.sync_id == sync_id:
+    if school.applied and school.applied.sync_id == sync_id and school.pending is None:
         return result.model_copy(update={"outcome": "already_applied"})  # a retry after the commit
     pending = school.pending
     expected = Decision.HOLD if mode == "release" else Decision.APPLY
