@@ -79,3 +79,18 @@ def test_encode_decode_round_trip() -> None:
     records, _ = partition(student("s1", "A"), contact("c1", ("s1", "Emergency")))
     snapshot = Snapshot("d", "s", "A", records["A"])
     assert decode(encode(snapshot).body) == snapshot
+
+
+def test_a_section_of_an_unknown_term_is_kept_and_its_reference_quarantined() -> None:
+    partitioner = Partitioner()
+    partitioner.add_user(student("s1", "A"))
+    partitioner.add_terms(["t1"])
+    partitioner.add_section(
+        Section.model_validate({"id": "x1", "school": "A", "term_id": "t9", "students": ["s1"]})
+    )
+    partitioner.add_section(
+        Section.model_validate({"id": "x2", "school": "A", "term_id": "t1", "students": ["s1"]})
+    )
+    records = partitioner.finish()
+    assert [r["id"] for r in records["A"]["section"]] == ["x1", "x2"]
+    assert partitioner.quarantine.dangling_references == ["section:x1->term:t9"]

@@ -68,6 +68,7 @@ def pull(client: CleverClient) -> CleverPull:
     for role in USER_ROLES:
         for user in client.users(role):
             partitioner.add_user(user)
+    partitioner.add_terms(term.id for term in client.terms())
     for section in client.sections():
         partitioner.add_section(section)
     records = partitioner.finish()

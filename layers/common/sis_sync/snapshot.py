@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypedDict, cast
 
@@ -277,6 +278,7 @@ class Partitioner:
         self._seen: set[tuple[str, str]] = set()
         self._contacts: list[ContactRecord] = []  # compact now; placed once every student is known
         self._sections: list[Section] = []
+        self._term_ids: set[str] | None = None
         self.quarantine = Quarantine()
 
     def _first_time(self, kind: RecordType, record_id: str) -> bool:
@@ -309,6 +311,10 @@ class Partitioner:
         if roles.contact and self._first_time("contact", user.id):
             self._contacts.append(contact_record(user))
 
+    def add_terms(self, term_ids: Iterable[str]) -> None:
+        """The district's terms: a section naming another term is kept, its reference quarantined."""
+        self._term_ids = set(term_ids)
+
     def add_section(self, section: Section) -> None:
         if self._first_time("section", section.id):
             self._sections.append(section)
@@ -316,6 +322,8 @@ class Partitioner:
     def finish(self) -> dict[str, Records]:
         """Per Clever school id, every record type sorted by id."""
         for section in self._sections:
+            if self._term_ids is not None and section.term_id and section.term_id not in self._term_ids:
+                self.quarantine.dangling_references.append(f"section:{section.id}->term:{section.term_id}")
             students = []
             for student in section.students:
                 if section.school in self._student_schools.get(student, ()):
