@@ -223,6 +223,7 @@ EXPECTED_GRANTS = {
         "tokens:read",
         "tokens:write",
         "link-key:read",
+        "invoke:PollCleverFunction",
         "StartExecution:EvaluateStateMachine",
         "StartExecution:ReleaseStateMachine",
         "DescribeExecution:EvaluateStateMachine",

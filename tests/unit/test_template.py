@@ -44,7 +44,7 @@ GLOBAL_VARIABLES = {
 }
 EXTRA_VARIABLES = {
     "PollCleverFunction": {"EVALUATE_STATE_MACHINE_ARN", "NOTIFY_FUNCTION_NAME"},
-    "ApiFunction": {"EVALUATE_STATE_MACHINE_ARN", "RELEASE_STATE_MACHINE_ARN"},
+    "ApiFunction": {"EVALUATE_STATE_MACHINE_ARN", "RELEASE_STATE_MACHINE_ARN", "POLL_FUNCTION_NAME"},
 }
 LAMBDA_RETRY = {
     "ErrorEquals": [
@@ -226,6 +226,7 @@ def test_http_api_uses_the_cognito_jwt_authorizer_except_public_routes(sam_templ
         ("GET", "/v1/health"): "NONE",
         ("GET", "/v1/links/{token}"): "NONE",
         ("GET", "/v1/openapi.json"): "NONE",
+        ("GET", "/v1/docs"): "NONE",
         ("GET", "/"): "NONE",
         ("GET", "/static/{proxy+}"): "NONE",
     }

@@ -193,3 +193,29 @@ class StateTable:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # API -----------------------------------------------------------------------------------------
+
+    def district_ids(self) -> list[str]:
+        """Every district's id (one paged Query of the `gsi1` index, which holds every district)."""
+        condition = Key("gsi1pk").eq(DUE_PARTITION)
+        items = self._query(
+            IndexName=DUE_INDEX, KeyConditionExpression=condition, ProjectionExpression="district_id"
+        )
+        return sorted(str(item["district_id"]) for item in items)
+
+    def audit_entries_of_school(
+        self, district_id: str, school_id: str, *, limit: int = 20
+    ) -> list[AuditEntry]:
+        """A school's audit entries, newest first (the district's log, filtered; stops at `limit`)."""
+        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("AUDIT#")
+        found: list[AuditEntry] = []
+        for item in self._query(
+            KeyConditionExpression=condition,
+            ScanIndexForward=False,
+            FilterExpression=Attr("school_ids").contains(school_id),
+        ):
+            found.append(from_item(AuditEntry, item))
+            if len(found) >= limit:
+                break
+        return found

@@ -1,0 +1,45 @@
+"""Signed e-mail links: read one school's changes CSV or report without signing in (read-only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from sis_sync.api.models import SchoolReport
+
+from .common import PUBLIC, actions, responses
+from .schools import csv_response
+
+router = Router()
+
+
+@router.get(
+    "/v1/links/<token>",
+    tags=["links"],
+    security=PUBLIC,
+    responses=responses(
+        s200={
+            "description": "The linked changes CSV (text/csv) or school report (JSON)",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"model": SchoolReport},
+            },
+        },
+        s303={"description": "A very large CSV: download it from `Location`"},
+    ),
+)
+def open_link(token: Annotated[str, Path(max_length=4096)]) -> Response[Any]:
+    api = actions()
+    claims = api.link_claims(token)
+    if claims.purpose == "changes_csv":
+        csv: Response[Any] = csv_response(api.link_csv(claims), f"changes-{claims.school_id}.csv")
+        return csv
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=api.link_report(claims),
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )

@@ -1,0 +1,34 @@
+""" "Check for new Clever data" and "I fixed it"."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from sis_sync.api.models import ReconnectResponse, SyncRequest, SyncStarted
+
+from .common import SECURED, Caller, actions, responses
+
+router = Router()
+
+
+@router.post(
+    "/v1/districts/<d>/sync",
+    tags=["sync"],
+    security=SECURED,
+    responses=responses(202, description="The sync started (it runs in the background)"),
+)
+def check_now(d: str, request: SyncRequest, who: Caller) -> Response[SyncStarted]:
+    return Response(
+        status_code=202, body=actions().check_now(who, d, request), content_type="application/json"
+    )
+
+
+@router.post(
+    "/v1/districts/<d>/reconnect",
+    tags=["sync"],
+    security=SECURED,
+    responses=responses(description="connected (and a sync started) or still disconnected, with the error"),
+)
+def reconnect(d: str, who: Caller) -> ReconnectResponse:
+    return actions().reconnect(who, d)

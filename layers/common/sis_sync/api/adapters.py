@@ -1,0 +1,70 @@
+"""The API's two data-access seams besides the tables: reading a change CSV from S3 and asking
+poll_clever for a sync (an asynchronous invoke). Both take boto3 clients built by `services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sis_sync.api.models import PollRequest
+
+PRESIGNED_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class StoredCsv:
+    """A change CSV small enough to return in the response, or a short-lived URL to fetch it from."""
+
+    body: bytes | None = None
+    url: str | None = None
+
+
+class CsvReader(Protocol):
+    def read(self, key: str) -> StoredCsv | None: ...
+
+
+class PollStarter(Protocol):
+    def start(self, request: PollRequest) -> None: ...
+
+
+class S3CsvReader:
+    """Returns the stored bytes as written (already neutralised); a CSV too big for a Lambda
+    response (6 MB) is served through a presigned URL instead."""
+
+    def __init__(self, s3: Any, bucket: str, *, inline_limit: int = 5 * 1024 * 1024) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._inline_limit = inline_limit
+
+    def read(self, key: str) -> StoredCsv | None:
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except self._s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        if int(head["ContentLength"]) > self._inline_limit:
+            url: str = self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=PRESIGNED_SECONDS
+            )
+            return StoredCsv(url=url)
+        body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        return StoredCsv(body=body)
+
+
+class LambdaPollStarter:
+    """Invokes poll_clever with InvocationType "Event": the request returns at once, the poll runs
+    on its own (API Gateway's 29 s would not fit a district's poll)."""
+
+    def __init__(self, lambda_client: Any, function_name: str) -> None:
+        self._lambda = lambda_client
+        self._function_name = function_name
+
+    def start(self, request: PollRequest) -> None:
+        if not self._function_name:
+            raise RuntimeError("POLL_FUNCTION_NAME is not set")
+        self._lambda.invoke(
+            FunctionName=self._function_name,
+            InvocationType="Event",
+            Payload=request.model_dump_json().encode(),
+        )

@@ -1,0 +1,254 @@
+"""Request and response bodies of the admin API (DESIGN §4); the OpenAPI document is built from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from sis_sync.model import AuditEntry, Connection, SchoolStatus
+from sis_sync.settings import Count, DistrictSettings
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+MAX_SCHOOLS_PER_REQUEST = 2000  # NYC has ~1,800 schools: one request can name every school
+
+
+class Body(BaseModel):
+    """Request bodies refuse unknown fields: a typo must not pass silently as "not given"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors and small things --------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Me(BaseModel):
+    email: str
+    role: str
+    district_ids: list[str]
+
+
+# --- districts ------------------------------------------------------------------------------------
+
+
+class LastError(BaseModel):
+    code: str
+    message: str
+    at: datetime
+
+
+class DistrictView(BaseModel):
+    district_id: str
+    name: str
+    connection: Connection
+    last_error: LastError | None
+    last_sync_at: datetime | None
+    settings: DistrictSettings
+
+
+# A share DynamoDB can store (its numbers underflow below 1e-130) and an admin can mean: 0.01 % steps.
+Percent = Annotated[float, Field(ge=0.01, le=100), AfterValidator(lambda value: round(value, 2))]
+
+
+class ThresholdsPatch(Body):
+    """Any subset of the district thresholds; fields left out keep their value."""
+
+    removal_min_count: Count | None = None
+    removal_pct: Percent | None = None
+    removal_max_count: Count | None = None
+    max_guardians: Annotated[int, Field(ge=2, le=100)] | None = None
+    blocked_contact_types: (
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None
+    ) = None
+
+
+class OverridePatch(Body):
+    """A school's exceptions (settings.ThresholdOverride, with the API's bounds); unset fields inherit."""
+
+    removal_min_count: Count | None = None
+    removal_pct: Percent | None = None
+    removal_max_count: Count | None = None
+    max_guardians: Annotated[int, Field(ge=2, le=100)] | None = None
+    blocked_contact_types: (
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None
+    ) = None
+
+
+class SettingsPatch(Body):
+    """A partial update: thresholds merge field by field; a school override set to null is removed."""
+
+    thresholds: ThresholdsPatch | None = None
+    school_overrides: (
+        Annotated[dict[Id, OverridePatch | None], Field(max_length=MAX_SCHOOLS_PER_REQUEST)] | None
+    ) = None
+    disconnect_after_failures: Annotated[int, Field(ge=1, le=50)] | None = None
+    sync_interval_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] | None = None
+
+
+# --- schools ----------------------------------------------------------------------------------------
+
+
+class HoldView(BaseModel):
+    reason: str
+    detail: dict[str, Any]
+
+
+class ChangeTotals(BaseModel):
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    source_id_changed: int = 0
+
+
+class SchoolView(BaseModel):
+    school_id: str
+    name: str
+    clever_school_id: str | None
+    status: SchoolStatus
+    holds: list[HoldView]
+    pending_sync_id: str | None
+    last_synced_at: datetime | None
+    changes: ChangeTotals
+
+
+class SchoolList(BaseModel):
+    schools: list[SchoolView]
+
+
+class SchoolReport(SchoolView):
+    """The school's SIS sync report: the list item plus per-type counts, examples and history."""
+
+    by_type: dict[str, ChangeTotals]
+    examples: list[dict[str, Any]]
+    history: list[AuditEntry]
+    csv_url: str | None
+
+
+class RosterCounts(BaseModel):
+    students: int
+    teachers: int
+    staff: int
+    contacts: int
+    sections: int
+
+
+class RosterView(BaseModel):
+    counts: RosterCounts
+    archived: RosterCounts
+
+
+# --- actions ------------------------------------------------------------------------------------------
+
+
+class ClearItem(Body):
+    school_id: Id
+    sync_id: Id
+
+
+class ClearRequest(Body):
+    schools: Annotated[list[ClearItem], Field(min_length=1, max_length=MAX_SCHOOLS_PER_REQUEST)]
+
+
+ClearOutcome = Literal["released", "stale", "not_on_hold"]
+
+
+class ClearResult(BaseModel):
+    school_id: str
+    result: ClearOutcome
+    sync_id: str
+
+
+class ClearResponse(BaseModel):
+    results: list[ClearResult]
+
+
+class SyncRequest(Body):
+    """ "Check for new Clever data": `confirm` must be true (the dashboard's "Yes, Continue")."""
+
+    confirm: bool = False
+    school_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_SCHOOLS_PER_REQUEST)] | None = None
+
+
+class SyncStarted(BaseModel):
+    sync_id: str
+
+
+class ReconnectResponse(BaseModel):
+    connection: Connection
+    sync_id: str | None = None
+    error: ErrorDetail | None = None
+
+
+class PollRequest(BaseModel):
+    """What the API asks poll_clever to do (the handler's own PollRequest reads the same shape)."""
+
+    district_id: str
+    sync_id: str
+    trigger: str
+    school_ids: list[str] | None = None
+
+
+# --- matching -------------------------------------------------------------------------------------
+
+
+class Suggestion(BaseModel):
+    school_id: str
+    name: str
+    match: Literal["nces_id", "state_id", "name"]
+    score: float
+
+
+class CleverSchoolView(BaseModel):
+    clever_school_id: str
+    name: str
+    nces_id: str
+    state_id: str
+    first_seen_sync_id: str
+    suggestions: list[Suggestion]
+
+
+class CleverSchoolList(BaseModel):
+    clever_schools: list[CleverSchoolView]
+
+
+class MatchItem(Body):
+    clever_school_id: Id
+    school_id: Id | None = None  # None: add the Clever school as a new school
+
+
+class MatchRequest(Body):
+    matches: Annotated[list[MatchItem], Field(min_length=1, max_length=MAX_SCHOOLS_PER_REQUEST)]
+
+
+class MatchResult(BaseModel):
+    clever_school_id: str
+    school_id: str
+    result: Literal["linked", "added"]
+
+
+class MatchResponse(BaseModel):
+    results: list[MatchResult]
+
+
+# --- audit ----------------------------------------------------------------------------------------
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntry]
+    next_cursor: str | None
