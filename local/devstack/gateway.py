@@ -104,7 +104,7 @@ def _unauthorized(message: str) -> Response:
 
 
 def create_gateway(api: Handler, authority: DevAuthority, hooks: DevHooks) -> Flask:
-    app = Flask("sis-sync-devstack")
+    app = Flask("sis-sync-devstack", static_folder=None)  # /static/ belongs to the api function
 
     @app.post("/dev/token")
     def dev_token() -> Response:
