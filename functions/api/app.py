@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sis_sync.api.errors import (
@@ -227,4 +228,7 @@ def _raw_error(status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return refuse_unreadable_body(event) or app.resolve(event, context)
+    response = refuse_unreadable_body(event) or app.resolve(event, context)
+    # Api2xx / Api4xx / Api5xx: what an alarm on server errors watches
+    metrics.add_metric(name=f"Api{int(response['statusCode']) // 100}xx", unit=MetricUnit.Count, value=1)
+    return response
