@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,6 +180,27 @@ def test_three_pages_yield_every_record_once_in_order(clock: FakeClock) -> None:
     assert len(server.requests) == client.request_count == 3
     assert client.rejected == []
     assert clock.sleeps == []
+
+
+def test_the_next_page_is_fetched_while_the_caller_works_on_the_current_one(clock: FakeClock) -> None:
+    # Given a two-page list whose server signals when the second page is asked for
+    records = [user(n) for n in range(4)]
+    second_requested = threading.Event()
+    serve = paged([records[:2], records[2:]])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("starting_after"):
+            second_requested.set()
+        return serve(request)
+
+    client = make_client(FakeClever(handler), clock)
+    pages = client.pages("/v3.0/users", {"role": "student"})
+    # When the caller has the first page and has not asked for the next one yet
+    first = next(pages)
+    # Then the second page is already on its way, and arrives whole
+    assert second_requested.wait(timeout=10)
+    assert [e.data["id"] for e in first.data] == ["u00000", "u00001"]
+    assert [e.data["id"] for e in next(pages).data] == ["u00002", "u00003"]
 
 
 def test_first_request_sends_limit_role_and_bearer_token(clock: FakeClock) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, ParamSpec, TypeVar
@@ -317,22 +318,32 @@ class CleverClient:
         self, path: str, params: QueryParams | None, policy: RetryPolicy, timeout_s: float | None
     ) -> Iterator[Page]:
         url = httpx.URL(f"{self._base}{path}", params={"limit": self._page_limit, **(params or {})})
-        requested: set[str] = set()
+        requested: set[str] = {str(url)}
         number = records = 0
-        while True:
-            requested.add(str(url))
-            page = self._parse_page(self._get(url, policy, timeout_s), url)
-            number += 1
-            records += len(page.data)
-            logger.debug("Clever page fetched", path=url.path, page=number, records=len(page.data))
-            yield page
-            next_uri = page.next_uri
-            if next_uri is None:
-                logger.info("Clever listing complete", path=url.path, pages=number, records=records)
-                return
-            url = self._resolve(next_uri)
-            if str(url) in requested:
-                raise CleverPagingLoop(f"next link repeats an earlier page of {url.path} (page {number})")
+        # One page is fetched ahead while the caller works through the current one, so waiting
+        # for Clever overlaps parsing and partitioning. A failure surfaces when the caller reaches
+        # that page, still before the listing could look complete.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clever-page") as ahead:
+            fetching = ahead.submit(self._fetch_page, url, policy, timeout_s)
+            while True:
+                page = fetching.result()
+                number += 1
+                records += len(page.data)
+                logger.debug("Clever page fetched", path=url.path, page=number, records=len(page.data))
+                next_uri = page.next_uri
+                if next_uri is None:
+                    logger.info("Clever listing complete", path=url.path, pages=number, records=records)
+                    yield page
+                    return
+                url = self._resolve(next_uri)
+                if str(url) in requested:
+                    raise CleverPagingLoop(f"next link repeats an earlier page of {url.path} (page {number})")
+                requested.add(str(url))
+                fetching = ahead.submit(self._fetch_page, url, policy, timeout_s)
+                yield page
+
+    def _fetch_page(self, url: httpx.URL, policy: RetryPolicy, timeout_s: float | None) -> Page:
+        return self._parse_page(self._get(url, policy, timeout_s), url)
 
     def _resolve(self, uri: str) -> httpx.URL:
         """A `next` link against the base URL; one that leaves it would carry our token elsewhere."""
