@@ -40,10 +40,15 @@ class PollRequest(BaseModel):
 
 def _due_runs(poller: Poller, scheduled: ScheduledEvent) -> list[SyncRun]:
     due = list(poller.state.districts_due(EVERY_DISTRICT if scheduled.detail.poll_all else scheduled.time))
-    return [
-        poll_district(poller, d.district_id, sync_id_for(d.district_id, scheduled.time), trigger="schedule")
-        for d in due
-    ]
+    runs = []
+    for district in due:
+        sync_id = sync_id_for(district.district_id, scheduled.time)
+        try:
+            runs.append(poll_district(poller, district.district_id, sync_id, trigger="schedule"))
+        except Exception:  # one district's bug must not starve every district after it
+            logger.exception("district poll crashed", district_id=district.district_id, sync_id=sync_id)
+            metrics.add_metric(name="SyncCrashed", unit=MetricUnit.Count, value=1)
+    return runs
 
 
 @logger.inject_lambda_context(correlation_id_path="id")

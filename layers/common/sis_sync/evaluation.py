@@ -151,7 +151,8 @@ def _changed(
             "pending": pending,
             "holds": list(evaluation.holds),
             "changes": dict(evaluation.change_set.summary()),
-            "status": SchoolStatus.ON_HOLD if held else school.status,
+            # a clean change set releases a hold now; apply_changes makes it connected
+            "status": SchoolStatus.ON_HOLD if held else SchoolStatus.CONNECTED,
             "notified_reasons": school.notified_reasons if held and was_held else [],
         }
     )

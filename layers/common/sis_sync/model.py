@@ -94,9 +94,14 @@ class School(Item):
         return self.pending.sync_id if self.pending and self.status is SchoolStatus.ON_HOLD else None
 
     def latest_sha256(self) -> str | None:
-        """The content this school was last judged on: its held change set, else what is applied."""
-        latest = self.pending if self.status is SchoolStatus.ON_HOLD else self.applied
-        return latest.sha256 if latest else None
+        """The content this school was last judged on, when that judgement is settled: its held
+        change set (once its admins were told), else what is applied. A poll that finds this same
+        content again has nothing to do; anything else is evaluated again."""
+        held = self.pending if self.pending and self.pending.decision is Decision.HOLD else None
+        if held is not None:
+            told = {hold.reason for hold in self.holds} <= set(self.notified_reasons)
+            return held.sha256 if told else None  # the hold e-mail failed: evaluate (and mail) again
+        return self.applied.sha256 if self.applied else None
 
 
 class CleverSchool(Item):

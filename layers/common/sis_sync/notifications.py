@@ -542,6 +542,8 @@ def send_hold_mail(notifier: Notifier, notice: HoldNotice) -> Delivery:
     if set(notice.reasons) <= set(school.notified_reasons):
         return _skipped("already_notified", **context)
     if not district.admin_emails:
+        # nobody to tell: recorded as told, so later polls do not evaluate the hold again for it
+        notifier.notified.record(school, notice.sync_id, notice.reasons)
         return _skipped("no_recipients", **context)
     _require_dashboard(notifier)
 

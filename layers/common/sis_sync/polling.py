@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sis_sync.clever.client import CleverClient, Role
-from sis_sync.clever.errors import CleverAuthError, CleverError
+from sis_sync.clever.errors import CleverAuthError, CleverBadResponse, CleverError
 from sis_sync.clever.models import School as CleverSchoolRecord
 from sis_sync.discovery import discover
 from sis_sync.model import (
@@ -71,8 +71,13 @@ def pull(client: CleverClient) -> CleverPull:
     partitioner.add_terms(term.id for term in client.terms())
     for section in client.sections():
         partitioner.add_section(section)
+    if client.rejected:
+        # A record Clever sent that we could not read is missing from the lists: snapshotting
+        # without it would read as its removal. The poll fails with a clear reason instead.
+        kinds = sorted({rejection.kind for rejection in client.rejected})
+        raise CleverBadResponse(f"{len(client.rejected)} {'/'.join(kinds)} records failed validation")
     records = partitioner.finish()
-    quarantine = partitioner.quarantine.summary() | {"rejected": len(client.rejected)}
+    quarantine = partitioner.quarantine.summary()
     return CleverPull(schools=schools, records=records, quarantine=quarantine, requests=client.request_count)
 
 
