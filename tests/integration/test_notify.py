@@ -164,7 +164,9 @@ def test_a_hold_is_mailed_to_the_district_admins_with_reasons_and_links(
     school = state.get_school(DISTRICT, SCHOOL)
     assert school is not None
     assert school.notified_reasons == ["emergency_contacts", "large_removals"]
-    assert school == held_school(SYNC_1, holds, notified=["emergency_contacts", "large_removals"])
+    expected = held_school(SYNC_1, holds, notified=["emergency_contacts", "large_removals"])
+    assert school == expected.model_copy(update={"version": school.version})
+    assert school.version == 2  # written once by the test, once by the mail's record
     # and the logs name no recipient and carry no body
     [sent] = [record for record in caplog.records if record.getMessage() == "hold mail sent"]
     assert sent.__dict__["recipients"] == 2

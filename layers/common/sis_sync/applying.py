@@ -18,11 +18,13 @@ from pydantic import BaseModel
 from sis_sync.changes import Change, ChangeSet, diff
 from sis_sync.model import AuditEntry, Decision, PendingChange, School, SchoolStatus, SnapshotRef
 from sis_sync.observability import logger
+from sis_sync.snapshot import RECORD_TYPES, Record, Records, RecordType
 from sis_sync.store.roster_table import RosterItem, RosterTable
 from sis_sync.store.snapshots import SnapshotBucket
 from sis_sync.store.state_table import StateTable
 
 Mode = Literal["apply", "release"]
+RecordKey = tuple[RecordType, str]
 
 
 class StalePendingSyncError(Exception):
@@ -90,32 +92,36 @@ def apply_pending(
 
     mode "apply" (the evaluate flow) applies only a change set that evaluation found clean;
     mode "release" (Clear holds) applies a held one an admin approved. Either refuses a change set
-    that is no longer pending.
+    that is no longer pending, after putting right any writes an abandoned apply left behind.
     """
     state = applier.state
     school = state.get_school(district_id, school_id)
     if school is None:
         raise StalePendingSyncError(f"unknown school {school_id}")
     result = ApplyResult(district_id=district_id, school_id=school_id, sync_id=sync_id, outcome="applied")
-    if school.applied and school.applied.sync_id == sync_id and school.pending is None:
+    if school.applied and school.applied.sync_id == sync_id and school.pending is None and not school.dirty:
         return result.model_copy(update={"outcome": "already_applied"})  # a retry after the commit
     pending = school.pending
     expected = Decision.HOLD if mode == "release" else Decision.APPLY
-    if pending is None or pending.sync_id != sync_id or pending.decision is not expected:
-        if mode == "release":
-            raise StalePendingSyncError(f"{school_id}: {sync_id} is not the pending change set")
-        logger.info("apply superseded", school_id=school_id, sync_id=sync_id)
-        return result.model_copy(update={"outcome": "superseded"})
+    if (
+        pending is None
+        or pending.sync_id != sync_id
+        or pending.decision is not expected
+        or not state.claim_apply(district_id, school_id, pending)
+    ):
+        return _refuse(applier, school_id, district_id, sync_id, mode, result)
 
-    previous = applier.snapshots.get(school.applied.key).records if school.applied else None
-    change_set = diff(previous, applier.snapshots.get(pending.key).records)
+    school = state.get_school(district_id, school_id)
+    assert school is not None
+    applied = applier.snapshots.get(school.applied.key).records if school.applied else None
+    target = applier.snapshots.get(pending.key).records
+    change_set = diff(applied, target)
     archived_at = pending.evaluated_at.isoformat()  # fixed per change set: a retry writes the same items
-    written = applier.roster.write(
-        district_id,
-        school_id,
-        roster_items(change_set, sync_id, archived_at),
-        after_batch=applier.after_batch,
-    )
+    items = [
+        *roster_items(change_set, sync_id, archived_at),
+        *_repairs(applier, school, applied, target, change_set, sync_id, archived_at),
+    ]
+    written = applier.roster.write(district_id, school_id, items, after_batch=applier.after_batch)
     now = applier.now()
     committed = state.commit_apply(
         _applied(school, pending, now),
@@ -131,12 +137,86 @@ def apply_pending(
             detail={"changes": change_set.summary(), "written": written},
         ),
     )
-    if not committed:
-        if mode == "release":
-            raise StalePendingSyncError(f"{school_id}: {sync_id} was replaced while applying")
-        return result.model_copy(update={"outcome": "superseded", "written": written})
+    if not committed:  # a newer sync replaced the change set while it was being written
+        return _refuse(applier, school_id, district_id, sync_id, mode, result)
     logger.info("sync applied", school_id=school_id, sync_id=sync_id, written=written, mode=mode)
     return result.model_copy(update={"written": written})
+
+
+def _refuse(
+    applier: Applier, school_id: str, district_id: str, sync_id: str, mode: Mode, result: ApplyResult
+) -> ApplyResult:
+    """The change set is not (or no longer) pending: undo whatever abandoned applies wrote, then
+    refuse (release) or step aside (apply)."""
+    school = applier.state.get_school(district_id, school_id)
+    if school is not None and school.dirty:
+        undo_abandoned(applier, school)
+    if mode == "release":
+        raise StalePendingSyncError(f"{school_id}: {sync_id} is not the pending change set")
+    logger.info("apply superseded", school_id=school_id, sync_id=sync_id)
+    return result.model_copy(update={"outcome": "superseded"})
+
+
+def _abandoned_keys(applier: Applier, school: School, applied: Records | None) -> dict[RecordKey, Record]:
+    """(record type, id) -> the record as the abandoned change sets had it, for every record
+    they may have written differently from the applied roster."""
+    touched: dict[RecordKey, Record] = {}
+    for ref in school.dirty.values():
+        for change in diff(applied, applier.snapshots.get(ref.key).records):
+            touched[(change.record_type, change.clever_id)] = change.shown
+            if change.previous_clever_id:
+                touched[(change.record_type, change.previous_clever_id)] = change.shown
+    return touched
+
+
+def _restoring(
+    touched: dict[RecordKey, Record], target: Records | None, sync_id: str, archived_at: str
+) -> Iterator[RosterItem]:
+    """Items that make each touched record what `target` says: present there, or archived."""
+    present = {
+        (record_type, record["id"]): record
+        for record_type in RECORD_TYPES
+        for record in (target or {}).get(record_type, [])
+    }
+    for (record_type, clever_id), seen in sorted(touched.items()):
+        record = present.get((record_type, clever_id))
+        if record is not None:
+            yield RosterItem(record_type, clever_id, record, sync_id)
+        else:
+            yield RosterItem(record_type, clever_id, seen, sync_id, archived_at=archived_at)
+
+
+def _repairs(
+    applier: Applier,
+    school: School,
+    applied: Records | None,
+    target: Records,
+    change_set: ChangeSet,
+    sync_id: str,
+    archived_at: str,
+) -> Iterator[RosterItem]:
+    """Records abandoned applies may have written that this change set does not write anyway."""
+    others = school.model_copy(update={"dirty": {k: v for k, v in school.dirty.items() if k != sync_id}})
+    touched = _abandoned_keys(applier, others, applied)
+    for change in change_set:
+        touched.pop((change.record_type, change.clever_id), None)
+        touched.pop((change.record_type, change.previous_clever_id), None)
+    return _restoring(touched, target, sync_id, archived_at)
+
+
+def undo_abandoned(applier: Applier, school: School) -> int:
+    """Put the roster back to the applied snapshot wherever abandoned applies wrote, then forget them."""
+    applied_ref = school.applied
+    applied = applier.snapshots.get(applied_ref.key).records if applied_ref else None
+    touched = _abandoned_keys(applier, school, applied)
+    stamp = applied_ref.sync_id if applied_ref else "none"
+    archived_at = min(ref.sync_id for ref in school.dirty.values())  # deterministic for a retry
+    written = applier.roster.write(
+        school.district_id, school.school_id, _restoring(touched, applied, stamp, archived_at)
+    )
+    applier.state.clear_dirty(school.district_id, school.school_id, sorted(school.dirty))
+    logger.warning("abandoned roster writes undone", school_id=school.school_id, written=written)
+    return written
 
 
 def _applied(school: School, pending: PendingChange, now: datetime) -> School:
@@ -148,5 +228,6 @@ def _applied(school: School, pending: PendingChange, now: datetime) -> School:
             "holds": [],
             "notified_reasons": [],
             "last_synced_at": now,
+            "dirty": {},
         }
     )

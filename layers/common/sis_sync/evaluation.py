@@ -23,8 +23,15 @@ from sis_sync.store.state_table import StateTable
 SYSTEM = "system"
 
 
+ATTEMPTS = 3
+
+
 class UnknownSchoolError(LookupError):
     pass
+
+
+class ConcurrentSchoolUpdateError(RuntimeError):
+    """The school kept being written while it was evaluated; Step Functions retries the task."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,18 @@ def csv_key(district_id: str, school_id: str, sync_id: str) -> str:
 def evaluate_school(
     evaluator: Evaluator, district_id: str, sync_id: str, ref: SyncSchool
 ) -> EvaluationResult:
+    """Evaluate and record; when the school was written meanwhile, read it and evaluate again."""
+    for _ in range(ATTEMPTS):
+        result = _evaluate_once(evaluator, district_id, sync_id, ref)
+        if result is not None:
+            return result
+        logger.info("school written meanwhile; evaluating again", school_id=ref.school_id, sync_id=sync_id)
+    raise ConcurrentSchoolUpdateError(f"{district_id}/{ref.school_id} kept changing during evaluation")
+
+
+def _evaluate_once(
+    evaluator: Evaluator, district_id: str, sync_id: str, ref: SyncSchool
+) -> EvaluationResult | None:
     state = evaluator.state
     school = state.get_school(district_id, ref.school_id)
     district = state.get_district(district_id)
@@ -74,7 +93,8 @@ def evaluate_school(
     now = evaluator.now()
     snapshot = SnapshotRef(sync_id=sync_id, key=ref.snapshot_key, sha256=ref.sha256)
 
-    if not len(evaluation.change_set):
+    # An unchanged school is a no-op, unless an abandoned apply left writes to put right.
+    if not len(evaluation.change_set) and not school.dirty:
         updated, action = _unchanged(school, snapshot, sync_id)
     else:
         key = csv_key(district_id, school.school_id, sync_id)
@@ -94,11 +114,8 @@ def evaluate_school(
         )
         result = result.model_copy(update={"notify": grew, "reasons": reasons})
 
-    if not state.put_school_if_newest(updated, sync_id):
-        logger.info("newer sync recorded meanwhile", school_id=school.school_id, sync_id=sync_id)
-        return EvaluationResult(
-            **(result.model_dump() | {"decision": Decision.UNCHANGED, "superseded": True})
-        )
+    if not state.put_school_if_unchanged(updated):
+        return None
     if action:
         state.append_audit(
             AuditEntry(

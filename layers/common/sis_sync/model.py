@@ -87,6 +87,10 @@ class School(Item):
     notified_reasons: list[str] = Field(default_factory=list)  # the hold reasons already e-mailed
     changes: dict[str, Any] = Field(default_factory=dict)  # the latest change set's summary
     last_synced_at: datetime | None = None
+    # Change sets whose roster writes began but whose commit never happened (a lost race, a
+    # crash): the roster may hold some of their items, which the next apply puts right.
+    dirty: dict[str, SnapshotRef] = Field(default_factory=dict)
+    version: int = 0  # bumped by every write; evaluation writes only over the version it read
 
     @property
     def pending_sync_id(self) -> str | None:

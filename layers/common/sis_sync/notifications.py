@@ -460,7 +460,8 @@ class NotifiedReasons:
                     "pk": {"S": district_pk(school.district_id)},
                     "sk": {"S": f"SCHOOL#{school.school_id}"},
                 },
-                UpdateExpression="SET #notified = :notified",
+                # the version bump makes an evaluation that read the school before this re-read it
+                UpdateExpression="SET #notified = :notified ADD version :one",
                 ConditionExpression="#pending.#sync_id = :sync_id AND #status = :on_hold",
                 ExpressionAttributeNames={
                     "#notified": "notified_reasons",
@@ -472,6 +473,7 @@ class NotifiedReasons:
                     ":notified": {"L": [{"S": reason} for reason in notified]},
                     ":sync_id": {"S": sync_id},
                     ":on_hold": {"S": SchoolStatus.ON_HOLD.value},
+                    ":one": {"N": "1"},
                 },
             )
         except ClientError as error:

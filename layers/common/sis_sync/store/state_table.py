@@ -14,7 +14,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from sis_sync.model import AuditEntry, CleverSchool, District, School, SyncRun
+from sis_sync.model import AuditEntry, CleverSchool, District, School, SnapshotRef, SyncRun
 from sis_sync.store.items import from_item, plain, to_item
 
 DISTRICT_SK = "#DISTRICT"
@@ -75,34 +75,84 @@ class StateTable:
 
     def put_school(self, school: School, *, only_if_new: bool = False) -> bool:
         """Write a school; with `only_if_new`, False when it already existed (nothing written)."""
-        item = to_item(school, pk=district_pk(school.district_id), sk=f"SCHOOL#{school.school_id}")
+        item = self._school_item(school)
         if not only_if_new:
             self._table.put_item(Item=item)
             return True
         return self._conditional_put(item, Attr("pk").not_exists())
 
-    def put_school_if_newest(self, school: School, sync_id: str) -> bool:
-        """Record a school's evaluation of `sync_id` unless a newer sync has been recorded already
-        (an older execution finishing late must never overwrite a newer one)."""
-        item = to_item(school, pk=district_pk(school.district_id), sk=f"SCHOOL#{school.school_id}")
-        return self._conditional_put(
-            item, Attr("latest_sync_id").not_exists() | Attr("latest_sync_id").lte(sync_id)
+    def put_school_if_unchanged(self, school: School) -> bool:
+        """Write a school read earlier, unless anything wrote it since (False: read it again).
+
+        Evaluation reads, thinks, then writes the whole item; without this a commit, a claim or
+        a newer evaluation landing in between would be silently undone."""
+        unchanged = Attr("version").eq(school.version)
+        if school.version == 0:
+            unchanged = unchanged | Attr("version").not_exists()
+        return self._conditional_put(self._school_item(school), unchanged)
+
+    def claim_apply(self, district_id: str, school_id: str, pending: SnapshotRef) -> bool:
+        """Mark `pending` as being written to the roster, while it is still the pending change set."""
+        try:
+            self._table.update_item(
+                Key={"pk": district_pk(district_id), "sk": f"SCHOOL#{school_id}"},
+                UpdateExpression="SET dirty.#sync = :ref ADD version :one",
+                ConditionExpression="#pending.#sync_id = :sync",
+                ExpressionAttributeNames={
+                    "#sync": pending.sync_id,
+                    "#pending": "pending",
+                    "#sync_id": "sync_id",
+                },
+                ExpressionAttributeValues={":ref": to_item(pending), ":sync": pending.sync_id, ":one": 1},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def clear_dirty(self, district_id: str, school_id: str, sync_ids: list[str]) -> None:
+        """Forget change sets whose abandoned roster writes were put right."""
+        names = {f"#s{n}": sync_id for n, sync_id in enumerate(sync_ids)}
+        self._table.update_item(
+            Key={"pk": district_pk(district_id), "sk": f"SCHOOL#{school_id}"},
+            UpdateExpression=f"REMOVE {', '.join(f'dirty.{name}' for name in names)} ADD version :one",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":one": 1},
         )
 
     def commit_apply(self, school: School, sync_id: str, entry: AuditEntry) -> bool:
-        """Move the applied-snapshot pointer (the school as given) and append the audit entry in
-        one transaction, only while `sync_id` is still the school's pending change set."""
-        pk = district_pk(school.district_id)
+        """Move the applied-snapshot pointer, with the status and an audit entry, in one
+        transaction, only while `sync_id` is still the school's pending change set."""
+        assert school.applied is not None
+        key = {"pk": district_pk(school.district_id), "sk": f"SCHOOL#{school.school_id}"}
         try:
             self._table.meta.client.transact_write_items(
                 TransactItems=[
                     {
-                        "Put": {
+                        "Update": {
                             "TableName": self._table.name,
-                            "Item": to_item(school, pk=pk, sk=f"SCHOOL#{school.school_id}"),
+                            "Key": key,
+                            "UpdateExpression": (
+                                "SET applied = :applied, #status = :status, holds = :empty_list,"
+                                " notified_reasons = :empty_list, last_synced_at = :at, dirty = :empty_map"
+                                " REMOVE #pending ADD version :one"
+                            ),
                             "ConditionExpression": "#pending.#sync_id = :sync_id",
-                            "ExpressionAttributeNames": {"#pending": "pending", "#sync_id": "sync_id"},
-                            "ExpressionAttributeValues": {":sync_id": sync_id},
+                            "ExpressionAttributeNames": {
+                                "#pending": "pending",
+                                "#sync_id": "sync_id",
+                                "#status": "status",
+                            },
+                            "ExpressionAttributeValues": {
+                                ":applied": to_item(school.applied),
+                                ":status": school.status.value,
+                                ":empty_list": [],
+                                ":empty_map": {},
+                                ":at": (school.last_synced_at or entry.at).isoformat(),
+                                ":sync_id": sync_id,
+                                ":one": 1,
+                            },
                         }
                     },
                     {"Put": {"TableName": self._table.name, "Item": self._audit_item(entry)}},
@@ -113,6 +163,11 @@ class StateTable:
                 return False
             raise
         return True
+
+    @staticmethod
+    def _school_item(school: School) -> dict[str, Any]:
+        bumped = school.model_copy(update={"version": school.version + 1})
+        return to_item(bumped, pk=district_pk(school.district_id), sk=f"SCHOOL#{school.school_id}")
 
     # Clever schools not matched to a school yet ---------------------------------------------------
 
