@@ -202,3 +202,25 @@ def test_an_older_execution_finishing_last_changes_nothing(stack: Any, flow: Any
     # Then it is superseded and the school is exactly as before
     assert result.superseded
     assert services.state_table().get_school(DISTRICT, school_id) == before
+
+
+def test_a_retried_evaluation_returns_the_recorded_decision_and_audits_once(
+    stack: Any, flow: Any, simulator: Any
+) -> None:
+    # Given a school put on hold by sync s002 (its evaluation recorded and audited)
+    sim, _ = simulator
+    sync("s001")
+    target = sim.district.school_ids()[0]
+    sim.scenarios.emergency_contact(school_id=target)
+    second = sync("s002")
+    school_id = schools()[target].school_id
+    [ref] = [s for s in second.changed_schools if s.school_id == school_id]
+    audit_before, _ = services.state_table().audit(DISTRICT, limit=500)
+    # When Step Functions retries the evaluate task of s002
+    result = evaluate_school(services.evaluator(), DISTRICT, "s002", ref)
+    # Then it answers the same hold, asks for no second e-mail, and writes no second audit entry
+    assert result.decision is Decision.HOLD
+    assert result.reasons == ["emergency_contacts"]
+    assert result.notify is False
+    audit_after, _ = services.state_table().audit(DISTRICT, limit=500)
+    assert len(audit_after) == len(audit_before)

@@ -377,3 +377,32 @@ def test_release_refuses_a_stale_sync_id() -> None:
     assert catch["ErrorEquals"] == ["StalePendingSyncError"]  # the exception class apply_changes raises
     stale = machine["States"][catch["Next"]]
     assert stale == stale | {"Type": "Fail", "Error": "StalePendingSync"}
+
+
+def _actions_on(template: dict[str, Any], role: str, resource: str) -> set[str]:
+    """Every action the role's inline policies allow on resources naming `resource`."""
+    found: set[str] = set()
+    for policy in template["Resources"][role]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if resource in json.dumps(statement["Resource"]):
+                actions = statement["Action"]
+                found.update(actions if isinstance(actions, list) else [actions])
+    return found
+
+
+def test_apply_changes_can_never_delete_from_the_roster(template: dict[str, Any]) -> None:
+    actions = _actions_on(template, "ApplyChangesFunctionRole", "RosterTable")
+    assert "dynamodb:BatchWriteItem" in actions
+    assert not actions & {"dynamodb:DeleteItem", "dynamodb:*"}
+
+
+def test_evaluate_reads_snapshots_and_writes_only_change_csvs(template: dict[str, Any]) -> None:
+    actions = _actions_on(template, "EvaluateHoldsFunctionRole", "SnapshotBucket")
+    assert actions == {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
+    statements = [
+        s
+        for p in template["Resources"]["EvaluateHoldsFunctionRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if "s3:PutObject" in json.dumps(s["Action"])
+    ]
+    assert all("/changes/*" in json.dumps(s["Resource"]) for s in statements)

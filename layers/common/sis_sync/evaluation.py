@@ -86,6 +86,8 @@ def _evaluate_once(
             "older sync ignored", school_id=school.school_id, sync_id=sync_id, newer=school.latest_sync_id
         )
         return result.model_copy(update={"superseded": True})
+    if school.latest_sync_id == sync_id:
+        return _recorded(school, result)  # a retry of this task: decided already, audited once
 
     applied = evaluator.snapshots.get(school.applied.key) if school.applied else None
     current = evaluator.snapshots.get(ref.snapshot_key)
@@ -138,6 +140,16 @@ def _evaluate_once(
         changes=len(evaluation.change_set),
     )
     return result
+
+
+def _recorded(school: School, result: EvaluationResult) -> EvaluationResult:
+    """The decision this sync already recorded for the school, as the state machine needs it."""
+    pending = school.pending if school.pending and school.pending.sync_id == result.sync_id else None
+    if pending is None:
+        return result
+    reasons = sorted({hold.reason.value for hold in school.holds})
+    notify = pending.decision is Decision.HOLD and not set(reasons) <= set(school.notified_reasons)
+    return result.model_copy(update={"decision": pending.decision, "reasons": reasons, "notify": notify})
 
 
 def _unchanged(school: School, snapshot: SnapshotRef, sync_id: str) -> tuple[School, str]:
