@@ -221,9 +221,10 @@ def _physical_names(
             refs[lid] = name[:64]
             attributes[f"{lid}.Arn"] = f"arn:aws:lambda:{region}:{account}:function:{refs[lid]}"
         elif kind == "AWS::StepFunctions::StateMachine":
-            refs[lid] = f"arn:aws:states:{region}:{account}:stateMachine:{name}"
+            machine = early.resolve(properties.get("StateMachineName", name))
+            refs[lid] = f"arn:aws:states:{region}:{account}:stateMachine:{machine}"
             attributes[f"{lid}.Arn"] = refs[lid]
-            attributes[f"{lid}.Name"] = name
+            attributes[f"{lid}.Name"] = machine
         elif kind == "AWS::IAM::Role":
             refs[lid] = name[:64]
             attributes[f"{lid}.Arn"] = f"arn:aws:iam::{account}:role/{refs[lid]}"

@@ -27,6 +27,13 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     return {lid: r for lid, r in template["Resources"].items() if r["Type"] == kind}
 
 
+def evaluate_input(aws: AwsStack, schools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The evaluate machine's input, its schools written to a manifest as the poll writes them."""
+    key = f"manifests/{DISTRICT}/{SYNC}.json"
+    boto3.client("s3").put_object(Bucket=aws.bucket, Key=key, Body=json.dumps(schools).encode())
+    return {"district_id": DISTRICT, "sync_id": SYNC, "manifest": {"bucket": aws.bucket, "key": key}}
+
+
 def run(arn: str, payload: dict[str, Any], deadline_s: float = 30.0) -> dict[str, Any]:
     """Start an execution and wait for moto's executor thread to finish it."""
     sfn = boto3.client("stepfunctions")
@@ -196,7 +203,7 @@ EXPECTED_GRANTS = {
         "bucket:read",
         "bucket:write",
         "tokens:read",
-        "StartExecution:EvaluateStateMachine",
+        "StartExecution:evaluate",
         "invoke:NotifyFunction",
     },
     "EvaluateHoldsFunction": {"StateTable:read", "StateTable:write", "bucket:read", "bucket:write"},
@@ -224,9 +231,9 @@ EXPECTED_GRANTS = {
         "tokens:write",
         "link-key:read",
         "invoke:PollCleverFunction",
-        "StartExecution:EvaluateStateMachine",
+        "StartExecution:evaluate",
         "StartExecution:ReleaseStateMachine",
-        "DescribeExecution:EvaluateStateMachine",
+        "DescribeExecution:evaluate",
         "DescribeExecution:ReleaseStateMachine",
     },
     "EvaluateStateMachine": {
@@ -234,6 +241,10 @@ EXPECTED_GRANTS = {
         "invoke:ApplyChangesFunction",
         "invoke:NotifyFunction",
         "StateTable:write",
+        "bucket:read",  # the manifest of changed schools its Distributed Map reads
+        "StartExecution:evaluate",  # the Distributed Map's child executions
+        "DescribeExecution:evaluate",
+        "StopExecution:evaluate",
     },
     "ReleaseStateMachine": {"invoke:ApplyChangesFunction"},
 }
@@ -247,15 +258,17 @@ def test_each_role_is_least_privilege_and_resource_scoped(aws: AwsStack, lid: st
 # ------------------------------------------------------------------ executions
 
 
-def test_echo_backend_has_no_decision_so_the_run_fails_and_is_recorded(aws: AwsStack) -> None:
+def test_echo_backend_has_no_decision_so_the_school_fails_and_is_recorded(aws: AwsStack) -> None:
     # Given moto's Docker-free Lambda, which returns the payload it was sent
     # When a district's schools are evaluated
-    result = run(
-        aws.evaluate_arn, {"district_id": DISTRICT, "sync_id": SYNC, "schools": [{"school_id": "s1"}]}
-    )
-    # Then the missing decision is not mistaken for a route, and the failure lands on the sync run
-    assert (result["status"], result["error"]) == ("FAILED", "UnknownDecision")
+    result = run(aws.evaluate_arn, evaluate_input(aws, [{"school_id": "s1"}]))
+    # Then the missing decision is not mistaken for a route: the school's failure lands on the sync run
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["results"] == [
+        {"school_id": "s1", "outcome": "failed", "error": "UnknownDecision"}
+    ]
     assert sync_item(aws)["last_error"]["M"]["error"] == {"S": "UnknownDecision"}
+    assert sync_item(aws)["failed_schools"] == {"SS": ["s1"]}
 
 
 def _decide(decisions: dict[str, str]) -> Handler:
@@ -289,7 +302,7 @@ def test_each_school_follows_its_decision(aws: AwsStack, routed: Any) -> None:
     )
     schools = [{"school_id": s, "name": f"School {s}"} for s in ("s1", "s2", "s3")]
     # When the district is evaluated
-    result = run(aws.evaluate_arn, {"district_id": DISTRICT, "sync_id": SYNC, "schools": schools})
+    result = run(aws.evaluate_arn, evaluate_input(aws, schools))
     # Then the held school is mailed, the clean one applied, the unchanged one left alone
     assert result["status"] == "SUCCEEDED", result
     output = json.loads(result["output"])
@@ -321,7 +334,7 @@ def test_a_failing_school_is_recorded_and_the_others_still_run(aws: AwsStack, ro
     )
     # When the district is evaluated
     schools = [{"school_id": "s1"}, {"school_id": "s2"}]
-    result = run(aws.evaluate_arn, {"district_id": DISTRICT, "sync_id": SYNC, "schools": schools})
+    result = run(aws.evaluate_arn, evaluate_input(aws, schools))
     # Then the run succeeds, s1 is a recorded failure and s2 was processed
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"])["results"] == [

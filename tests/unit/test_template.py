@@ -301,7 +301,14 @@ def test_definition_placeholders_match_the_template_substitutions(
 @pytest.mark.parametrize("path", sorted(STATE_MACHINES.values()), ids=lambda p: p.name)
 def test_definition_passes_statelint(path: Path) -> None:
     definition = substitute_definition(path.read_text(), PLAUSIBLE_SUBSTITUTIONS)
-    assert Linter.validate(definition) == []
+    assert [p for p in Linter.validate(definition) if p not in STATELINT_PREDATES] == []
+
+
+# statelint 3.1's schema predates the Distributed Map's ReaderConfig.InputType, which AWS requires
+# to read a JSON array from S3 (docs: "ItemReader (Map)"); everything else must pass.
+STATELINT_PREDATES = {
+    'Field "InputType" not allowed in State Machine.States.EvaluateSchools.ItemReader.ReaderConfig'
+}
 
 
 @pytest.mark.parametrize("path", sorted(STATE_MACHINES.values()), ids=lambda p: p.name)
@@ -322,7 +329,10 @@ def test_definition_is_jsonpath_with_retries_on_every_task(path: Path) -> None:
 def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
     machine = asl(STATE_MACHINES["EvaluateStateMachine"])
     [mapped] = [s for s in machine["States"].values() if s["Type"] == "Map"]
-    assert mapped["ItemsPath"] == "$.schools"
+    # a Distributed Map over the poll's manifest in S3: any number of schools fits
+    assert mapped["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert mapped["ItemReader"]["Parameters"] == {"Bucket.$": "$.manifest.bucket", "Key.$": "$.manifest.key"}
+    assert mapped["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert mapped["MaxConcurrencyPath"] == "$.config.max_concurrency"
     configure = next(s for s in machine["States"].values() if s.get("ResultPath") == "$.config")
     assert configure["Parameters"] == {"max_concurrency.$": "States.StringToJson('${MapConcurrency}')"}
@@ -347,7 +357,7 @@ def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
     assert [c.get("Next") for c in should_notify["Choices"]] == ["OnHold", "Notify"]
     assert states["Notify"]["Parameters"]["FunctionName"] == "${NotifyFunctionArn}"
     assert states[routes["apply"]]["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
-    assert states["UnknownDecision"]["Type"] == "Fail"
+    assert states["UnknownDecision"]["Next"] == "RecordFailure"  # recorded; the other schools go on
     for task in ("EvaluateHolds", "Notify", "ApplyChanges"):
         assert states[task]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}

@@ -140,7 +140,11 @@ class SyncRun(Item):
     status: SyncStatus = SyncStatus.RUNNING
     started_at: datetime
     finished_at: datetime | None = None
-    changed_schools: list[SyncSchool] = Field(default_factory=list)
+    # The changed schools go to the evaluate machine through an S3 manifest (a district of 1,800
+    # schools outgrows a DynamoDB item); the stored run keeps their count and the manifest's key.
+    changed_schools: list[SyncSchool] = Field(default_factory=list, exclude=True)
+    changed_count: int = 0
+    manifest_key: str | None = None
     unchanged_school_ids: list[str] = Field(default_factory=list)
     quarantine: dict[str, int] = Field(default_factory=dict)
     requests: int = 0

@@ -143,12 +143,20 @@ def _record_pull(
 
     run.quarantine, run.requests = pulled.quarantine, pulled.requests
     if run.changed_schools:
+        # The schools go in a manifest, not the execution input: 1,800 of them would not fit.
+        manifest = poller.snapshots.put_manifest(
+            district.district_id,
+            run.sync_id,
+            [school.model_dump(mode="json") for school in run.changed_schools],
+        )
+        run.manifest_key, run.changed_count = manifest, len(run.changed_schools)
         run.execution_arn = poller.executions.start(
             run.sync_id,
             {
                 "district_id": district.district_id,
                 "sync_id": run.sync_id,
-                "schools": [school.model_dump(mode="json") for school in run.changed_schools],
+                "manifest": {"bucket": poller.snapshots.bucket, "key": manifest},
+                "school_count": len(run.changed_schools),
             },
         )
     run.status, run.finished_at = SyncStatus.SUCCEEDED, now

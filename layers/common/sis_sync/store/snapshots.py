@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from sis_sync.snapshot import EncodedSnapshot, Snapshot, decode
 
 
@@ -26,6 +28,14 @@ class SnapshotBucket:
             ContentType="application/json",
             ContentEncoding="gzip",
             Metadata={"sha256": encoded.sha256},
+        )
+        return key
+
+    def put_manifest(self, district_id: str, sync_id: str, items: list[dict[str, Any]]) -> str:
+        """The list a Distributed Map reads its items from (one per changed school)."""
+        key = f"manifests/{district_id}/{sync_id}.json"
+        self._s3.put_object(
+            Bucket=self.bucket, Key=key, Body=orjson.dumps(items), ContentType="application/json"
         )
         return key
 
