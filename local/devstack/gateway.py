@@ -5,11 +5,13 @@ endpoints of DESIGN §5 (never deployed)."""
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from flask import Flask, Response, jsonify, request
 
@@ -45,6 +47,17 @@ def _is_public(path: str) -> bool:
     return path == "/" or path.startswith(PUBLIC_PREFIXES)
 
 
+def raw_path() -> str:
+    """The request path still percent-encoded, as API Gateway puts it in `rawPath` (werkzeug's
+    server keeps the request line's target in RAW_URI / REQUEST_URI; `request.path` is decoded)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        path = urlsplit(raw).path if "://" in raw.split("?", 1)[0] else raw.split("?", 1)[0]
+        if path.startswith("/"):
+            return path
+    return quote(request.path, safe="/-._~!$&'()*+,;=:@")
+
+
 def api_event(claims: dict[str, Any] | None) -> dict[str, Any]:
     """The current Flask request as API Gateway v2 would hand it to a Lambda function."""
     body = request.get_data()
@@ -56,7 +69,7 @@ def api_event(claims: dict[str, Any] | None) -> dict[str, Any]:
         "domainName": request.host,
         "http": {
             "method": request.method,
-            "path": request.path,
+            "path": raw_path(),
             "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
             "sourceIp": request.remote_addr or "127.0.0.1",
             "userAgent": request.headers.get("User-Agent", ""),
@@ -73,7 +86,7 @@ def api_event(claims: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": request.path,
+        "rawPath": raw_path(),
         "rawQueryString": request.query_string.decode(),
         "headers": {name.lower(): value for name, value in request.headers.items()},
         "queryStringParameters": {k: ",".join(v) for k, v in query.items()} or None,
@@ -105,6 +118,9 @@ def _unauthorized(message: str) -> Response:
 
 def create_gateway(api: Handler, authority: DevAuthority, hooks: DevHooks) -> Flask:
     app = Flask("sis-sync-devstack", static_folder=None)  # /static/ belongs to the api function
+    # One event at a time, as in one Lambda execution environment: the resolver keeps per-request
+    # state on the module's `app` (Powertools' `app.context`), which concurrent requests would share.
+    one_at_a_time = threading.Lock()
 
     @app.post("/dev/token")
     def dev_token() -> Response:
@@ -150,9 +166,11 @@ def create_gateway(api: Handler, authority: DevAuthority, hooks: DevHooks) -> Fl
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         claims = authority.verify(token) if token else None
-        if claims is None and not _is_public(request.path):
+        if claims is None and not _is_public(raw_path()):
             return _unauthorized("sign in first" if not token else "the token is invalid or expired")
-        result = api(api_event(claims), FakeContext(function_name="ApiFunction"))
+        event = api_event(claims)
+        with one_at_a_time:
+            result = api(event, FakeContext(function_name="ApiFunction"))
         return _to_flask(result)
 
     return app

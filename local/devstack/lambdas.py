@@ -2,14 +2,18 @@
 
 Patches `LambdaSimpleBackend.invoke` (moto's seam) so that an invoke of one of our functions runs
 the real handler, and a handler's exception becomes a Lambda function error with `errorType` =
-the exception's class name — what Step Functions' Retry and Catch match on.
+the exception's class name — what Step Functions' Retry and Catch match on. An `Event` invoke
+(asynchronous) runs the handler on a daemon thread and answers 202 at once, as Lambda does; the
+`InvokeLog` tracks those threads so the devstack and the tests can wait for them (`join`).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +24,9 @@ from typing import Any
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 Handler = Callable[[dict[str, Any], Any], Any]
+ASYNC_WAIT_SECONDS = 120.0
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,10 +47,13 @@ class FakeContext:
 
 @dataclass
 class InvokeLog:
-    """Every routed invoke, in order: what the tests and the devstack look at."""
+    """Every routed invoke, in order, and the asynchronous ones still running: what the tests and
+    the devstack look at."""
 
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: list[threading.Thread] = field(default_factory=list)
+    async_errors: list[tuple[str, BaseException]] = field(default_factory=list)
 
     def record(self, name: str, event: dict[str, Any]) -> None:
         with self.lock:
@@ -52,6 +62,44 @@ class InvokeLog:
     def names(self) -> list[str]:
         with self.lock:
             return [name for name, _ in self.calls]
+
+    def start_async(self, name: str, run: Callable[[], Any]) -> None:
+        """Run an `Event` invoke on a daemon thread (its errors are logged, as Lambda would)."""
+
+        def body() -> None:
+            try:
+                run()
+            except Exception as error:  # an asynchronous invoke has no caller to report to
+                _log.exception("asynchronous invoke failed: %s", name)
+                with self.lock:
+                    self.async_errors.append((name, error))
+
+        thread = threading.Thread(target=body, name=f"invoke-{name}", daemon=True)
+        with self.lock:
+            self.in_flight.append(thread)
+        thread.start()
+
+    def join(self, timeout: float = ASYNC_WAIT_SECONDS) -> bool:
+        """Wait, at most `timeout` seconds, for every asynchronous invoke started so far and those
+        they start in turn; True when none is still running."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                self.in_flight = [thread for thread in self.in_flight if thread.is_alive()]
+                running = list(self.in_flight)
+            if not running:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            running[0].join(remaining)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    value = headers.get(name) if headers is not None else None
+    if value is None and headers is not None:
+        value = next((v for k, v in dict(headers).items() if str(k).lower() == name.lower()), None)
+    return None if value is None else str(value)
 
 
 def _function_name(name_or_arn: str) -> str:
@@ -80,6 +128,9 @@ def route_lambda_invokes(handlers: Mapping[str, Handler]) -> Iterator[InvokeLog]
             return original(self, function_name, qualifier, body, headers, response_headers)
         event = json.loads(body) if body else {}
         log.record(name, event)
+        if _header(headers, "X-Amz-Invocation-Type") == "Event":
+            log.start_async(name, lambda: handler(event, FakeContext(function_name=name)))
+            return b""  # moto answers 202 with an empty body
         try:
             result = handler(event, FakeContext(function_name=name))
         except Exception as error:  # reported to the caller exactly as Lambda would

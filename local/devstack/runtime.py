@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from clever_simulator import CleverSimulator, GeneratedDistrict
 from devstack.auth import DevAuthority
 from devstack.gateway import DevHooks, create_gateway
-from devstack.lambdas import route_lambda_invokes, stack_handlers
+from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
 from devstack.settings import DevstackSettings
 from devstack.stack import StackResources, create_stack
@@ -48,6 +48,7 @@ class Devstack:
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()
         self.stack: StackResources | None = None
+        self.invokes: InvokeLog | None = None
 
     # -- start and stop --------------------------------------------------------------------------
 
@@ -63,7 +64,7 @@ class Devstack:
         clever_url, token = self._start_clever()
         os.environ.update(stack.environment | {"CLEVER_API_URL": clever_url})
         handlers = stack_handlers(stack.function_names, stack.function_modules)
-        self._exit.enter_context(route_lambda_invokes(handlers))
+        self.invokes = self._exit.enter_context(route_lambda_invokes(handlers))
         self._start_gateway(handlers[stack.function_names["ApiFunction"]])
         os.environ["DASHBOARD_URL"] = self.url
         self._onboard(clever_url, token)
@@ -176,15 +177,23 @@ class Devstack:
             return result
 
     def wait_for_executions(self) -> None:
+        """Until the asynchronous invokes in flight (a poll the API asked for, a disconnection
+        e-mail) and the executions they and the poll started have finished; bounded."""
         assert self.stack is not None
         sfn = boto3.client("stepfunctions")
         deadline = time.monotonic() + EXECUTION_WAIT_SECONDS
+        self._join_invokes(deadline)
         for arn in (self.stack.evaluate_arn, self.stack.release_arn):
             while time.monotonic() < deadline:
                 running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
                 if not running:
                     break
                 time.sleep(0.1)
+        self._join_invokes(deadline)  # anything the executions invoked asynchronously
+
+    def _join_invokes(self, deadline: float) -> None:
+        if self.invokes is not None:
+            self.invokes.join(max(deadline - time.monotonic(), 0.0))
 
     def outbox(self) -> list[dict[str, Any]]:
         assert self.stack is not None

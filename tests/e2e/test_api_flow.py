@@ -93,6 +93,7 @@ def test_check_now_from_the_api_polls_and_evaluates(stack: Any, api: Any, flow: 
     response = api("POST", f"/v1/districts/{DISTRICT}/sync", {"confirm": True})
     assert response.status == 202, response.text
     sync_id = response.json()["sync_id"]
+    assert flow.join(60), "the asynchronous poll is still running"
     run = services.state_table().get_sync_run(DISTRICT, sync_id)
     assert run is not None
     assert run.trigger == "manual"

@@ -28,6 +28,7 @@ def test_a_revoked_token_disconnects_once_and_mails_once(stack: Any, flow: Any, 
     # When two polls fail
     sync("s002")
     sync("s003")
+    assert flow.join(60), "the disconnection e-mail (an asynchronous invoke) is still being sent"
     # Then the district is disconnected, every school shows it, and one e-mail went out
     district = services.state_table().get_district(DISTRICT)
     assert district is not None

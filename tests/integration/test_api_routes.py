@@ -4,7 +4,7 @@ a simulated Clever district: shapes, statuses, tenant isolation, links, CSV, aud
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -134,8 +134,8 @@ def api() -> Any:
 
 
 @pytest.fixture
-def polls(seeded: Any) -> Iterator[list[dict[str, Any]]]:
-    """poll_clever invokes, recorded instead of run."""
+def polls(seeded: Any) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """poll_clever invokes, recorded instead of run: `polls()` once the asynchronous ones ended."""
     invoked: list[dict[str, Any]] = []
     name = seeded.function_names["PollCleverFunction"]
 
@@ -143,8 +143,13 @@ def polls(seeded: Any) -> Iterator[list[dict[str, Any]]]:
         invoked.append(event)
         return {}
 
-    with route_lambda_invokes({name: record}):
-        yield invoked
+    with route_lambda_invokes({name: record}) as log:
+
+        def recorded() -> list[dict[str, Any]]:
+            assert log.join(30), "an asynchronous invoke is still running"
+            return invoked
+
+        yield recorded
 
 
 def _error(response: ApiResponse, status: int, code: str | None = None) -> None:
@@ -310,8 +315,9 @@ def test_listing_many_schools_is_one_paged_query(seeded: Any, api: Any) -> None:
     original = table.query
 
     def spy(**kwargs: Any) -> Any:
+        # pages of 25 items: what DynamoDB's 1 MB pages do to a district with ~1,800 schools
         calls.append(kwargs)
-        return original(**kwargs)
+        return original(**kwargs | {"Limit": 25})
 
     table.query = spy
     try:
@@ -320,8 +326,10 @@ def test_listing_many_schools_is_one_paged_query(seeded: Any, api: Any) -> None:
         table.query = original
     assert len(body["schools"]) == 123
     school_queries = [c for c in calls if "IndexName" not in c]
-    assert len(school_queries) >= 1
+    assert len(school_queries) >= 5  # 123 schools and the district's other items, 25 a page
+    assert "ExclusiveStartKey" not in school_queries[0]
     assert all("ExclusiveStartKey" in c for c in school_queries[1:])  # pages of one Query, nothing else
+    assert len({c["ExclusiveStartKey"]["sk"] for c in school_queries[1:]}) == len(school_queries) - 1
 
 
 def test_school_report_adds_counts_examples_history_and_csv_url(seeded: Any, api: Any) -> None:
@@ -362,6 +370,51 @@ def test_changes_csv_is_the_stored_neutralised_csv(seeded: Any, api: Any) -> Non
     assert "'=HYPERLINK" in lines[1]
     assert ",=" not in response.text
     _error(api("GET", f"/v1/districts/{DISTRICT}/schools/{CALM}/changes.csv"), 404)
+
+
+@pytest.fixture
+def tiny_inline_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every stored CSV counts as too large to return inline (the limit is 5 MB otherwise)."""
+    monkeypatch.setenv("CSV_INLINE_LIMIT", "10")
+    services.environment.cache_clear()
+    yield
+    monkeypatch.delenv("CSV_INLINE_LIMIT")
+    services.environment.cache_clear()
+
+
+def test_a_large_csv_is_a_download_url_as_json_for_the_dashboard(
+    seeded: Any, api: Any, tiny_inline_limit: None
+) -> None:
+    path = f"/v1/districts/{DISTRICT}/schools/{HELD}/changes.csv"
+    # the dashboard's fetch (it cannot follow a 303 to S3: no CORS there) asks for JSON too
+    response = api("GET", path, headers={"accept": "text/csv, application/json;q=0.9"})
+    assert response.status == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"url", "expires_in"}
+    assert body["expires_in"] == 300
+    assert f"changes/{DISTRICT}/{HELD}/s002.csv" in body["url"]
+    assert "response-content-disposition=attachment" in body["url"]
+    # a client that wants the CSV itself is redirected, as before
+    redirected = api("GET", path, headers={"accept": "text/csv"})
+    assert redirected.status == 303
+    assert redirected.headers["location"] == redirected.headers["location"].strip()
+    assert f"changes/{DISTRICT}/{HELD}/s002.csv" in redirected.headers["location"]
+    # and the e-mail's CSV link too
+    link = api(
+        "GET",
+        f"/v1/links/{_link(seeded, 'changes_csv')}",
+        claims=None,
+        headers={"accept": "application/json"},
+    )
+    assert (link.status, link.json()["expires_in"]) == (200, 300)
+
+
+def test_a_small_csv_stays_inline_even_when_json_is_accepted(seeded: Any, api: Any) -> None:
+    path = f"/v1/districts/{DISTRICT}/schools/{HELD}/changes.csv"
+    response = api("GET", path, headers={"accept": "text/csv, application/json;q=0.9"})
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/csv")
 
 
 def test_roster_counts_use_plural_keys(seeded: Any, api: Any) -> None:
@@ -412,6 +465,73 @@ def test_clearing_a_stale_sync_id_is_409_and_starts_nothing(seeded: Any, api: An
     assert executions["executions"] == []
 
 
+def test_holds_cannot_be_cleared_while_the_district_is_disconnected(seeded: Any, api: Any) -> None:
+    # Given the held school's district lost its Clever connection
+    state = services.state_table()
+    district = state.get_district(DISTRICT)
+    assert district is not None
+    error = ErrorInfo(code="auth", message="token revoked", at=datetime(2026, 11, 2, tzinfo=UTC))
+    state.put_district(
+        district.model_copy(update={"connection": Connection.DISCONNECTED, "last_error": error})
+    )
+    # When the admin clears its hold with the right sync id
+    body = {"schools": [{"school_id": HELD, "sync_id": "s002"}, {"school_id": CALM, "sync_id": "s002"}]}
+    response = api("POST", f"/v1/districts/{DISTRICT}/holds/clear", body=body)
+    # Then nothing is released: every school's result says why
+    assert response.status == 202, response.text
+    assert response.json()["results"] == [
+        {"school_id": HELD, "result": "disconnected", "sync_id": "s002"},
+        {"school_id": CALM, "result": "disconnected", "sync_id": "s002"},
+    ]
+    executions = services.client("stepfunctions").list_executions(stateMachineArn=seeded.release_arn)
+    assert executions["executions"] == []
+    entries, _ = state.audit(DISTRICT)
+    entry = next(e for e in entries if e.action == "clear_holds")
+    assert (entry.result, entry.detail["results"][HELD]) == ("refused", "disconnected")
+    document = api("GET", "/v1/openapi.json", claims=None).json()
+    assert "`disconnected`" in document["paths"]["/v1/districts/{d}/holds/clear"]["post"]["description"]
+
+
+def test_a_release_that_failed_can_be_cleared_again(seeded: Any, api: Any) -> None:
+    from tests.e2e.flow import wait
+
+    attempts: list[dict[str, Any]] = []
+
+    def apply(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        attempts.append(event)
+        if len(attempts) == 1:
+            raise RuntimeError("the roster table was unavailable")
+        return {"released": event["school_id"]}  # (the school stays on hold in this stub)
+
+    sfn = services.client("stepfunctions")
+    path = f"/v1/districts/{DISTRICT}/holds/clear"
+    body = {"schools": [{"school_id": HELD, "sync_id": "s002"}]}
+
+    def released_names() -> list[str]:
+        return sorted(
+            e["name"] for e in sfn.list_executions(stateMachineArn=seeded.release_arn)["executions"]
+        )
+
+    def arn_of(name: str) -> str:
+        return str(seeded.release_arn.replace(":stateMachine:", ":execution:") + f":{name}")
+
+    with route_lambda_invokes({seeded.function_names["ApplyChangesFunction"]: apply}):
+        # Given a release whose apply failed
+        assert api("POST", path, body=body).json()["results"][0]["result"] == "released"
+        first = f"release-{HELD}-s002"
+        assert wait(arn_of(first))["status"] == "FAILED"
+        # When the admin clears the same (still pending) change set again
+        again = api("POST", path, body=body)
+        # Then a new attempt runs, under a name of its own
+        assert again.json()["results"][0]["result"] == "released"
+        assert released_names() == [first, f"{first}-2"]
+        assert wait(arn_of(f"{first}-2"))["status"] == "SUCCEEDED"
+        # And once one succeeded, another click starts nothing more
+        assert api("POST", path, body=body).json()["results"][0]["result"] == "released"
+        assert released_names() == [first, f"{first}-2"]
+    assert len(attempts) == 2
+
+
 def test_clear_holds_refuses_unknown_schools_and_bad_bodies(seeded: Any, api: Any) -> None:
     path = f"/v1/districts/{DISTRICT}/holds/clear"
     _error(api("POST", path, body={"schools": [{"school_id": "s-nope", "sync_id": "s002"}]}), 404)
@@ -428,18 +548,22 @@ def test_check_now_needs_confirmation_then_invokes_the_poll_asynchronously(
     seeded: Any, api: Any, polls: Any
 ) -> None:
     path = f"/v1/districts/{DISTRICT}/sync"
+    _error(api("POST", path), 400, "confirmation_required")  # no body at all
+    _error(api("POST", path, body=""), 400, "confirmation_required")  # an empty one
     _error(api("POST", path, body={}), 400, "confirmation_required")
     _error(api("POST", path, body={"confirm": False}), 400, "confirmation_required")
-    assert polls == []
+    assert polls() == []
     response = api("POST", path, body={"confirm": True, "school_ids": [HELD]})
     assert response.status == 202, response.text
     sync_id = response.json()["sync_id"]
     assert sync_id.endswith(f"-{DISTRICT}")
-    assert polls == [{"district_id": DISTRICT, "sync_id": sync_id, "trigger": "manual", "school_ids": [HELD]}]
+    assert polls() == [
+        {"district_id": DISTRICT, "sync_id": sync_id, "trigger": "manual", "school_ids": [HELD]}
+    ]
     _error(api("POST", path, body={"confirm": True, "school_ids": ["s-nope"]}), 404)
     from functions.poll_clever.app import PollRequest  # the poll handler reads what the API sends
 
-    assert PollRequest.model_validate(polls[0]).sync_id == sync_id
+    assert PollRequest.model_validate(polls()[0]).sync_id == sync_id
 
 
 def test_i_fixed_it_reconnects_and_syncs_when_clever_answers(seeded: Any, api: Any, polls: Any) -> None:
@@ -454,8 +578,8 @@ def test_i_fixed_it_reconnects_and_syncs_when_clever_answers(seeded: Any, api: A
     )
     body = api("POST", f"/v1/districts/{DISTRICT}/reconnect").json()
     assert body["connection"] == "connected"
-    assert polls[0]["sync_id"] == body["sync_id"]
-    assert polls[0]["trigger"] == "reconnect"
+    assert polls()[0]["sync_id"] == body["sync_id"]
+    assert polls()[0]["trigger"] == "reconnect"
     after = state.get_district(DISTRICT)
     assert after is not None
     assert (after.connection, after.consecutive_failures, after.last_error) == (Connection.CONNECTED, 0, None)
@@ -475,7 +599,7 @@ def test_i_fixed_it_reports_the_error_when_clever_still_refuses(seeded: Any, api
     assert body["connection"] == "disconnected"
     assert body["error"]["code"] == "auth"
     assert "revoked-token" not in response.text
-    assert polls == []
+    assert polls() == []
     after = state.get_district(DISTRICT)
     assert after is not None
     assert after.connection is Connection.DISCONNECTED
@@ -559,10 +683,38 @@ def test_a_csv_link_serves_the_csv_without_sign_in(seeded: Any, api: Any) -> Non
     assert "'=HYPERLINK" in response.text
 
 
-def test_a_report_link_serves_the_school_report(seeded: Any, api: Any) -> None:
-    body = api("GET", f"/v1/links/{_link(seeded, 'report')}", claims=None).json()
+def test_a_report_link_serves_the_school_report_without_history(seeded: Any, api: Any) -> None:
+    services.state_table().append_audit(
+        AuditEntry(
+            district_id=DISTRICT,
+            at=datetime(2026, 11, 2, 9, tzinfo=UTC),
+            actor="other.admin@example.org",
+            action="settings_updated",
+            school_ids=[HELD],
+            result="updated",
+        )
+    )
+    response = api("GET", f"/v1/links/{_link(seeded, 'report')}", claims=None)
+    body = response.json()
     assert body["school_id"] == HELD
     assert body["status"] == "on_hold"
+    assert body["pending_sync_id"] == "s002"
+    assert "history" not in body
+    assert "other.admin@example.org" not in response.text
+
+
+def test_a_report_link_is_refused_once_its_change_set_is_no_longer_pending(seeded: Any, api: Any) -> None:
+    # Given a report link for s002, then a newer change set s003 replaced it
+    token = _link(seeded, "report")
+    state = services.state_table()
+    held = state.get_school(DISTRICT, HELD)
+    assert held is not None
+    state.put_school(held.model_copy(update={"pending": _pending(HELD, "s003"), "latest_sync_id": "s003"}))
+    # Then the link answers 404 (it does not show s003's report)
+    _error(api("GET", f"/v1/links/{token}", claims=None), 404, "not_found")
+    # And once nothing is pending (released), still 404
+    state.put_school(held.model_copy(update={"pending": None, "status": SchoolStatus.CONNECTED}))
+    _error(api("GET", f"/v1/links/{token}", claims=None), 404, "not_found")
 
 
 def test_expired_and_tampered_links_are_refused(seeded: Any, api: Any) -> None:

@@ -109,3 +109,86 @@ def test_answers_that_need_no_aws(handler: Any) -> None:
     assert call(handler, binary).status == 400
     bad_json = call(handler, http_event("POST", "/v1/districts/d1/sync", claims=admin("d1"), body="{"))
     assert (bad_json.status, bad_json.json()["error"]["code"]) == (422, "validation_error")
+
+
+def test_a_nul_byte_in_a_static_path_is_404_not_500(handler: Any, tmp_path: Path) -> None:
+    from functions.api.routes.dashboard import static_file
+
+    with pytest.raises(NotFoundError):
+        static_file("app.js\x00", tmp_path)
+    for raw_path in ["/static/app.js\x00", "/static/app.js%00", "/static/" + "x" * 5000]:
+        response = call(handler, http_event("GET", raw_path))
+        assert (response.status, response.json()["error"]["code"]) == (404, "not_found"), raw_path
+
+
+def test_the_dashboard_cannot_be_framed_and_runs_no_inline_code(handler: Any) -> None:
+    for raw_path in ["/", "/static/app.js", "/static/app.css", "/static/favicon.svg"]:
+        response = call(handler, http_event("GET", raw_path))
+        assert response.status == 200, raw_path
+        assert response.headers["content-security-policy"] == "default-src 'self'; frame-ancestors 'none'"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    index = call(handler, http_event("GET", "/")).text
+    assert "<style" not in index
+    assert " style=" not in index
+    assert "data:" not in index
+    assert all(' src="static/' in tag for tag in index.split("<script")[1:])  # no inline script
+
+
+class FakeStepFunctions:
+    """start_execution / describe_execution over a dict of name -> status."""
+
+    class exceptions:  # noqa: N801 (boto3's shape)
+        class ExecutionAlreadyExists(Exception):  # noqa: N818 (boto3 names it so)
+            pass
+
+    def __init__(self, statuses: dict[str, str]) -> None:
+        self.statuses = statuses
+        self.started: list[str] = []
+
+    def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict[str, str]:  # noqa: N803
+        if name in self.statuses:
+            raise self.exceptions.ExecutionAlreadyExists(name)
+        self.statuses[name] = "RUNNING"
+        self.started.append(name)
+        return {"executionArn": f"arn:aws:states:us-east-1:1:execution:release:{name}"}
+
+    def describe_execution(self, *, executionArn: str) -> dict[str, str]:  # noqa: N803
+        return {"status": self.statuses[executionArn.rsplit(":", 1)[1]]}
+
+
+MACHINE = "arn:aws:states:us-east-1:1:stateMachine:release"
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "SUCCEEDED"])
+def test_a_running_or_succeeded_execution_is_not_started_again(status: str) -> None:
+    from sis_sync.store.executions import Executions
+
+    sfn = FakeStepFunctions({"release-s-1": status})
+    arn = Executions(sfn, MACHINE).start("release-s-1", {}, retry_failed=True)
+    assert arn.endswith(":release-s-1")
+    assert sfn.started == []
+
+
+@pytest.mark.parametrize("status", ["FAILED", "TIMED_OUT", "ABORTED"])
+def test_a_failed_execution_is_retried_under_the_next_attempt_name(status: str) -> None:
+    from sis_sync.store.executions import Executions
+
+    sfn = FakeStepFunctions({"release-s-1": status, "release-s-1-2": "FAILED"})
+    arn = Executions(sfn, MACHINE).start("release-s-1", {}, retry_failed=True)
+    assert sfn.started == ["release-s-1-3"]
+    assert arn.endswith(":release-s-1-3")
+    # without retry_failed (the evaluate flow), a name is started at most once, whatever happened
+    assert Executions(sfn, MACHINE).start("release-s-1", {}).endswith(":release-s-1")
+    assert sfn.started == ["release-s-1-3"]
+
+
+def test_attempt_names_stay_valid_execution_names() -> None:
+    from sis_sync.store.executions import attempt_execution_name
+
+    assert attempt_execution_name("release-s-1-x", 2) == "release-s-1-x-2"
+    long = release_execution_name("s" * 30, "y" * 41)  # exactly 80 characters
+    assert len(long) == 80
+    names = {attempt_execution_name(long, n) for n in range(2, 12)}
+    assert len(names) == 10
+    assert all(len(name) <= 80 and name.startswith("release-") for name in names)

@@ -17,6 +17,14 @@ router = Router()
     tags=["holds"],
     security=SECURED,
     responses=responses(202, description="A result per school; released ones apply in the background"),
+    description=(
+        "Approves the named pending change set (`sync_id`) of each school. The result per school: "
+        "`released` (its release started; applied in the background), `stale` (a newer change set "
+        "is pending: review it, then clear again), `not_on_hold`, or `disconnected` (the district's "
+        "Clever connection fails: nothing is released until it works again, see `reconnect`). "
+        "When nothing is released and a change set named is stale, the answer is 409 "
+        "`stale_sync_id` with the same `results`."
+    ),
 )
 def clear_holds(d: str, request: ClearRequest, who: Caller) -> Response[ClearResponse]:
     return Response(

@@ -8,10 +8,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from sis_sync.api.models import SchoolReport
+from sis_sync.api.models import LinkedReport
 
 from .common import PUBLIC, actions, responses
-from .schools import csv_response
+from .schools import csv_response, wants_json
 
 router = Router()
 
@@ -22,10 +22,13 @@ router = Router()
     security=PUBLIC,
     responses=responses(
         s200={
-            "description": "The linked changes CSV (text/csv) or school report (JSON)",
+            "description": (
+                "The linked changes CSV (text/csv) or school report (JSON, without history); a report "
+                "link answers 404 once its change set is no longer the pending one"
+            ),
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                "application/json": {"model": SchoolReport},
+                "application/json": {"model": LinkedReport},
             },
         },
         s303={"description": "A very large CSV: download it from `Location`"},
@@ -35,7 +38,9 @@ def open_link(token: Annotated[str, Path(max_length=4096)]) -> Response[Any]:
     api = actions()
     claims = api.link_claims(token)
     if claims.purpose == "changes_csv":
-        csv: Response[Any] = csv_response(api.link_csv(claims), f"changes-{claims.school_id}.csv")
+        csv: Response[Any] = csv_response(
+            api.link_csv(claims), f"changes-{claims.school_id}.csv", wants_json(router.current_event)
+        )
         return csv
     return Response(
         status_code=200,

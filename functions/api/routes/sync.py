@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from sis_sync.api.models import ReconnectResponse, SyncRequest, SyncStarted
 
@@ -18,10 +21,14 @@ router = Router()
     security=SECURED,
     responses=responses(202, description="The sync started (it runs in the background)"),
 )
-def check_now(d: str, request: SyncRequest, who: Caller) -> Response[SyncStarted]:
-    return Response(
-        status_code=202, body=actions().check_now(who, d, request), content_type="application/json"
-    )
+def check_now(
+    d: str,
+    who: Caller,
+    request: Annotated[SyncRequest | None, Body(description='`{"confirm": true}`; without it: 400')] = None,
+) -> Response[SyncStarted]:
+    # no body (or an empty one) is a request without the confirmation: 400, not a validation error
+    body = actions().check_now(who, d, request or SyncRequest())
+    return Response(status_code=202, body=body, content_type="application/json")
 
 
 @router.post(

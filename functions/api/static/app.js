@@ -75,9 +75,11 @@ const DISCONNECTED_CHECKS = [
 ];
 const CLEAR_RESULTS = {
   released: (name) => `${name}: hold cleared. The changes are being applied.`,
-  stale: (name) => `${name}: not cleared. Newer changes arrived since this page loaded; review them and try again.`,
+  stale: (name) => `Newer changes arrived for ${name}: review them, then clear again.`,
   not_on_hold: (name) => `${name}: not cleared, the school is not on hold.`,
+  disconnected: (name) => `${name}: not cleared. The district is disconnected from Clever and nothing is applied until the connection works again: check your settings in Clever, then click I fixed it.`,
 };
+const MATCH_WORDS = { nces_id: 'same NCES id', state_id: 'same state id', name: 'similar name' };
 
 const state = { me: null, district: null, schools: [], filter: '', selected: new Set(), pollId: 0 };
 
@@ -125,10 +127,11 @@ function showResults(lines, append = false) {
 // ------------------------------------------------------------------------------------- API client
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, results) {
     super(message);
     this.status = status;
     this.code = code;
+    this.results = results; // Clear holds' per-school results, also sent with its 409
   }
 }
 
@@ -138,8 +141,8 @@ const token = {
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 
-async function request(path, { method = 'GET', body, blob = false } = {}) {
-  const headers = { Accept: blob ? 'text/csv' : 'application/json' };
+async function request(path, { method = 'GET', body, accept = 'application/json', raw = false } = {}) {
+  const headers = { Accept: accept };
   if (token.get()) headers.Authorization = `Bearer ${token.get()}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const url = /^(https?:)?\/\//.test(path) ? path : `${BASE}${path}`;
@@ -150,14 +153,25 @@ async function request(path, { method = 'GET', body, blob = false } = {}) {
     throw new ApiError(0, 'network', 'The dashboard cannot reach the server. Check your connection and try again.');
   }
   if (!response.ok) throw await errorFrom(response);
-  if (blob) return response.blob();
+  if (raw) return response;
   return response.status === 204 ? {} : response.json();
 }
 
 async function errorFrom(response) {
-  const error = await response.json().then((data) => data?.error ?? {}, () => ({})); // an HTML error page: generic message
+  const data = await response.json().catch(() => ({})); // an HTML error page: generic message
+  const error = data?.error ?? {};
   const message = error.message || `The server answered ${response.status} ${response.statusText}.`;
-  return new ApiError(response.status, error.code || `http_${response.status}`, message);
+  return new ApiError(response.status, error.code || `http_${response.status}`, message, Array.isArray(data?.results) ? data.results : undefined);
+}
+
+// The changes CSV: its bytes, or (too large to return inline) a short-lived URL to download it from.
+async function fetchCsv(path) {
+  const response = await request(path, { accept: 'text/csv, application/json;q=0.9', raw: true });
+  if ((response.headers.get('Content-Type') ?? '').startsWith('application/json')) {
+    const { url } = await response.json();
+    return { url };
+  }
+  return { blob: await response.blob() };
 }
 
 const enc = encodeURIComponent;
@@ -175,13 +189,13 @@ const api = {
   sync: (d) => post(`${districtPath(d)}/sync`, { confirm: true }),
   reconnect: (d) => post(`${districtPath(d)}/reconnect`),
   match: (d, matches) => post(`${districtPath(d)}/schools/match`, { matches }),
-  csv: (url) => request(url, { blob: true }),
+  csv: (url) => fetchCsv(url),
 };
 
 // Runs an action; API errors go to the alert region, an expired session back to sign-in.
-async function guarded(action) {
+async function guarded(action, { clearAlert = true } = {}) {
   try {
-    showAlert('');
+    if (clearAlert) showAlert('');
     return await action();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return signOut('Your session has ended. Sign in again.');
@@ -279,7 +293,7 @@ function renderSchoolRow(d, school) {
   const id = school.school_id;
   const selectable = school.status === 'on_hold' && school.pending_sync_id;
   const cell = (label, ...content) => h('td', { 'data-label': label }, ...content);
-  return h('tr', { 'data-testid': `school-row-${id}`, 'data-status': school.status },
+  return h('tr', { 'data-testid': `school-row-${id}`, 'data-status': school.status, 'data-pending-sync-id': school.pending_sync_id },
     h('th', { scope: 'row', 'data-label': 'School' }, h('a', { href: `#/districts/${enc(d)}/schools/${enc(id)}` }, school.name)),
     cell('Select', selectable ? h('input', {
       type: 'checkbox', id: `select-${id}`, 'data-testid': `select-${id}`, 'aria-label': `Select ${school.name}`,
@@ -312,7 +326,7 @@ function renderMatchRow(clever, notConnected) {
   const ids = [clever.nces_id && `NCES ${clever.nces_id}`, clever.state_id && `state ID ${clever.state_id}`].filter(Boolean).join(', ');
   const select = h('select', { id, value: suggested[0]?.school_id ?? '' },
     h('option', { value: '' }, 'Leave unmatched for now'),
-    suggested.length ? h('optgroup', { label: 'Suggested' }, suggested.map((s) => h('option', { value: s.school_id }, `${s.name}${s.reason ? ` (${s.reason})` : ''}`))) : null,
+    suggested.length ? h('optgroup', { label: 'Suggested' }, suggested.map((s) => h('option', { value: s.school_id }, `${s.name}${MATCH_WORDS[s.match] ? ` (${MATCH_WORDS[s.match]})` : ''}`))) : null,
     others.length ? h('optgroup', { label: 'Not connected schools' }, others.map((s) => h('option', { value: s.school_id }, s.name))) : null,
     h('option', { value: '__new__' }, 'Add as a new school'));
   return h('div', { className: 'match-row' },
@@ -492,20 +506,27 @@ function clearSelected(d) {
   return clearHolds(d, schools, () => refreshDistrict(d));
 }
 
+// Clears the holds, says what happened to each school (a 409 for newer changes carries the same
+// per-school results), then always refreshes: the page must show the change sets now pending.
 async function clearHolds(d, schools, refresh) {
+  const body = schools.map((s) => ({ school_id: s.school_id, sync_id: s.pending_sync_id }));
+  const nameOf = (id) => schools.find((s) => s.school_id === id)?.name ?? id;
+  let released = [];
   await guarded(async () => {
-    const body = schools.map((s) => ({ school_id: s.school_id, sync_id: s.pending_sync_id }));
-    const { results = [] } = await api.clearHolds(d, body);
-    const nameOf = (id) => schools.find((s) => s.school_id === id)?.name ?? id;
+    const { results = [] } = await api.clearHolds(d, body).catch((error) => {
+      if (error instanceof ApiError && error.results) return { results: error.results };
+      throw error;
+    });
     showResults(results.map((r) => (CLEAR_RESULTS[r.result] ?? ((n) => `${n}: ${r.result}`))(nameOf(r.school_id))));
     state.selected.clear();
-    const released = results.filter((r) => r.result === 'released').map((r) => r.school_id);
-    await refresh();
-    if (released.length) {
-      await poll(refresh, () => released.every((id) => settledConnected(id)),
-        'The released schools are Connected.', 'The changes are still being applied. Refresh the page in a minute.');
-    }
+    released = results.filter((r) => r.result === 'released').map((r) => r.school_id);
   });
+  if (!token.get()) return; // the session ended (the sign-in page is showing)
+  await guarded(refresh, { clearAlert: false });
+  if (released.length) {
+    await guarded(() => poll(refresh, () => released.every((id) => settledConnected(id)),
+      'The released schools are Connected.', 'The changes are still being applied. Refresh the page in a minute.'), { clearAlert: false });
+  }
 }
 
 // A released school is done when it shows Connected (or has left a filtered list it no longer matches).
@@ -586,14 +607,16 @@ async function matchSchools(event, d, cleverSchools) {
 
 async function downloadCsv(school) {
   await guarded(async () => {
-    const blob = await api.csv(school.csv_url);
-    const url = URL.createObjectURL(blob);
-    const link = h('a', { href: url, download: `changes-${school.school_id}-${school.pending_sync_id ?? 'latest'}.csv`, hidden: true });
+    const filename = `changes-${school.school_id}-${school.pending_sync_id ?? 'latest'}.csv`;
+    const { blob, url: remote } = await api.csv(school.csv_url);
+    // a very large CSV comes from a short-lived download URL (fetch cannot follow it there)
+    const url = remote ?? URL.createObjectURL(blob);
+    const link = h('a', { href: url, download: filename, hidden: true, 'data-testid': 'csv-link' });
     document.body.append(link);
     link.click();
     link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-    showResults([`Downloaded the CSV of changes for ${school.name}.`]);
+    if (!remote) setTimeout(() => URL.revokeObjectURL(url), 1000);
+    showResults([remote ? `Downloading the CSV of changes for ${school.name}.` : `Downloaded the CSV of changes for ${school.name}.`]);
   });
 }
 

@@ -26,6 +26,8 @@ class Environment(BaseModel):
     release_state_machine_arn: str = ""
     notify_function_name: str = ""
     poll_function_name: str = ""
+    # a change CSV larger than this is served through a presigned URL (a Lambda response holds 6 MB)
+    csv_inline_limit: int = 5 * 1024 * 1024
 
     @classmethod
     def from_os(cls) -> Environment:

@@ -113,7 +113,7 @@ def admin_api() -> AdminApi:
     return AdminApi(
         state=state_table(),
         roster=roster_table(),
-        csv=S3CsvReader(client("s3"), env.snapshot_bucket),
+        csv=S3CsvReader(client("s3"), env.snapshot_bucket, inline_limit=env.csv_inline_limit),
         releases=Executions(client("stepfunctions"), env.release_state_machine_arn),
         polls=LambdaPollStarter(client("lambda"), env.poll_function_name),
         tokens=token_store(),

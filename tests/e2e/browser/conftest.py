@@ -22,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+LOGS = ROOT / "artifacts" / "devstack-logs"
 ADMIN = "admin@example.org"
 START_SECONDS = 90
 
@@ -54,22 +55,36 @@ class RunningDevstack:
 
 
 @pytest.fixture
-def devstack() -> Iterator[RunningDevstack]:
+def devstack_env() -> dict[str, str]:
+    """Extra environment for the devstack (a test module overrides this fixture to change it)."""
+    return {}
+
+
+@pytest.fixture
+def devstack(devstack_env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[RunningDevstack]:
     port = _free_port()
-    env = os.environ | {
-        "PORT": str(port),
-        "SYNC_INTERVAL_SECONDS": "0",
-        "DISTRICT_ADMIN_EMAIL": ADMIN,
-        "DEMO_STUDENTS": "400",
-        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", ".")),
-    }
+    # its output goes to a file: a pipe nobody reads would block the devstack once full
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{request.node.name}.log"
+    log = log_path.open("wb")
+    env = (
+        os.environ
+        | devstack_env
+        | {
+            "PORT": str(port),
+            "SYNC_INTERVAL_SECONDS": "0",
+            "DISTRICT_ADMIN_EMAIL": ADMIN,
+            "DEMO_STUDENTS": "400",
+            "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", ".")),
+        }
+    )
     for name in ("CLEVER_API_URL", "CLEVER_DISTRICT_TOKEN"):
         env.pop(name, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -77,7 +92,8 @@ def devstack() -> Iterator[RunningDevstack]:
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"the devstack exited: {process.stdout.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                output = log_path.read_bytes().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"the devstack exited: {output}")
             try:
                 if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
                     break
@@ -89,6 +105,7 @@ def devstack() -> Iterator[RunningDevstack]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+        log.close()
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from sis_sync.api.models import (
     ErrorDetail,
     HoldView,
     LastError,
+    LinkedReport,
     MatchRequest,
     MatchResponse,
     MatchResult,
@@ -172,7 +173,7 @@ class AdminApi:
         district = self._district(who, district_id)
         return self._report(district, self._school(district_id, school_id))
 
-    def _report(self, district: District, school: School) -> SchoolReport:
+    def _report(self, district: District, school: School, *, history: bool = True) -> SchoolReport:
         view = _school_view(school, district)
         by_type = {
             record_type: ChangeTotals.model_validate(counts)
@@ -184,8 +185,10 @@ class AdminApi:
             for example in hold.detail.get("examples", [])
             if isinstance(example, dict)
         ]
-        history = self.state.audit_entries_of_school(
-            district.district_id, school.school_id, limit=HISTORY_LIMIT
+        entries = (
+            self.state.audit_entries_of_school(district.district_id, school.school_id, limit=HISTORY_LIMIT)
+            if history
+            else []
         )
         csv_url = None
         if school.pending is not None:
@@ -194,7 +197,7 @@ class AdminApi:
                 f"/schools/{quote(school.school_id, safe='')}/changes.csv"
             )
         return SchoolReport(
-            **view.model_dump(), by_type=by_type, examples=examples, history=history, csv_url=csv_url
+            **view.model_dump(), by_type=by_type, examples=examples, history=entries, csv_url=csv_url
         )
 
     def changes_csv(self, who: Identity, district_id: str, school_id: str) -> StoredCsv:
@@ -222,16 +225,17 @@ class AdminApi:
         """Start one release execution per school whose named change set is still the held one.
 
         Every school is looked up before anything starts (an unknown school refuses the whole
-        request); nothing is applied here. Releasing nothing because every named change set moved
-        on is a conflict (409)."""
-        self._district(who, district_id)
+        request); nothing is applied here. While the district is disconnected nothing is released:
+        every school's result is `disconnected` (DESIGN §1: nothing is applied while disconnected).
+        Releasing nothing because every named change set moved on is a conflict (409)."""
+        district = self._district(who, district_id)
         named = {item.school_id: item.sync_id for item in request.schools}
         if len(named) != len(request.schools):
             raise InvalidRequestError("a school is named twice")
         schools = {school_id: self._school(district_id, school_id) for school_id in named}
         results: list[ClearResult] = []
         for school_id, sync_id in named.items():
-            outcome = _clear_outcome(schools[school_id], sync_id)
+            outcome = _clear_outcome(district, schools[school_id], sync_id)
             if outcome == "released":
                 self.releases.start(
                     release_execution_name(school_id, sync_id),
@@ -241,6 +245,7 @@ class AdminApi:
                         "school_id": school_id,
                         "approved_by": who.email,
                     },
+                    retry_failed=True,  # a release that failed can be approved again
                 )
             results.append(ClearResult(school_id=school_id, result=outcome, sync_id=sync_id))
         released = [r for r in results if r.result == "released"]
@@ -455,11 +460,16 @@ class AdminApi:
             raise NotFoundError("the change set of this link is no longer available")
         return stored
 
-    def link_report(self, claims: LinkClaims) -> SchoolReport:
+    def link_report(self, claims: LinkClaims) -> LinkedReport:
+        """The report of the change set the link was sent for, while it is still the pending one;
+        without the history (it names the admins who acted)."""
         district = self.state.get_district(claims.district_id)
-        if district is None:
+        school = self.state.get_school(claims.district_id, claims.school_id)
+        if district is None or school is None:
             raise NotFoundError("the school of this link no longer exists")
-        return self._report(district, self._school(claims.district_id, claims.school_id))
+        if school.pending_sync_id != claims.sync_id:
+            raise NotFoundError("the change set of this link is no longer pending: sign in to see the school")
+        return LinkedReport.model_validate(self._report(district, school, history=False).model_dump())
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -475,7 +485,9 @@ def release_execution_name(school_id: str, sync_id: str) -> str:
     return f"release-{digest}"
 
 
-def _clear_outcome(school: School, sync_id: str) -> ClearOutcome:
+def _clear_outcome(district: District, school: School, sync_id: str) -> ClearOutcome:
+    if district.connection is Connection.DISCONNECTED:
+        return "disconnected"
     if school.status is not SchoolStatus.ON_HOLD or school.pending_sync_id is None:
         return "not_on_hold"
     return "released" if school.pending_sync_id == sync_id else "stale"

@@ -3,20 +3,25 @@ poll_clever for a sync (an asynchronous invoke). Both take boto3 clients built b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, Protocol
 
 from sis_sync.api.models import PollRequest
 
 PRESIGNED_SECONDS = 300
+INLINE_LIMIT = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class StoredCsv:
-    """A change CSV small enough to return in the response, or a short-lived URL to fetch it from."""
+    """A change CSV small enough to return in the response, or a short-lived URL to fetch it from
+    (valid for `expires_in` seconds)."""
 
     body: bytes | None = None
     url: str | None = None
+    expires_in: int = PRESIGNED_SECONDS
 
 
 class CsvReader(Protocol):
@@ -31,7 +36,7 @@ class S3CsvReader:
     """Returns the stored bytes as written (already neutralised); a CSV too big for a Lambda
     response (6 MB) is served through a presigned URL instead."""
 
-    def __init__(self, s3: Any, bucket: str, *, inline_limit: int = 5 * 1024 * 1024) -> None:
+    def __init__(self, s3: Any, bucket: str, *, inline_limit: int = INLINE_LIMIT) -> None:
         self._s3 = s3
         self._bucket = bucket
         self._inline_limit = inline_limit
@@ -44,10 +49,18 @@ class S3CsvReader:
                 return None
             raise
         if int(head["ContentLength"]) > self._inline_limit:
+            # changes/<district>/<school>/<sync>.csv -> a download named changes-<school>-<sync>.csv
+            filename = re.sub(r"[^0-9A-Za-z._-]", "_", "changes-" + "-".join(PurePosixPath(key).parts[-2:]))
             url: str = self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=PRESIGNED_SECONDS
+                "get_object",
+                Params={
+                    "Bucket": self._bucket,
+                    "Key": key,
+                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                },
+                ExpiresIn=PRESIGNED_SECONDS,
             )
-            return StoredCsv(url=url)
+            return StoredCsv(url=url, expires_in=PRESIGNED_SECONDS)
         body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         return StoredCsv(body=body)
 

@@ -67,19 +67,8 @@ Percent = Annotated[float, Field(ge=0.01, le=100), AfterValidator(lambda value: 
 
 
 class ThresholdsPatch(Body):
-    """Any subset of the district thresholds; fields left out keep their value."""
-
-    removal_min_count: Count | None = None
-    removal_pct: Percent | None = None
-    removal_max_count: Count | None = None
-    max_guardians: Annotated[int, Field(ge=2, le=100)] | None = None
-    blocked_contact_types: (
-        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None
-    ) = None
-
-
-class OverridePatch(Body):
-    """A school's exceptions (settings.ThresholdOverride, with the API's bounds); unset fields inherit."""
+    """Any subset of the thresholds (settings.Thresholds / ThresholdOverride, with the API's bounds):
+    for the district, fields left out keep their value; for a school override, unset fields inherit."""
 
     removal_min_count: Count | None = None
     removal_pct: Percent | None = None
@@ -95,7 +84,7 @@ class SettingsPatch(Body):
 
     thresholds: ThresholdsPatch | None = None
     school_overrides: (
-        Annotated[dict[Id, OverridePatch | None], Field(max_length=MAX_SCHOOLS_PER_REQUEST)] | None
+        Annotated[dict[Id, ThresholdsPatch | None], Field(max_length=MAX_SCHOOLS_PER_REQUEST)] | None
     ) = None
     disconnect_after_failures: Annotated[int, Field(ge=1, le=50)] | None = None
     sync_interval_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] | None = None
@@ -131,13 +120,26 @@ class SchoolList(BaseModel):
     schools: list[SchoolView]
 
 
-class SchoolReport(SchoolView):
-    """The school's SIS sync report: the list item plus per-type counts, examples and history."""
+class LinkedReport(SchoolView):
+    """The report a signed e-mail link opens: the list item plus per-type counts and examples (no
+    history: it names the admins who acted)."""
 
     by_type: dict[str, ChangeTotals]
     examples: list[dict[str, Any]]
-    history: list[AuditEntry]
     csv_url: str | None
+
+
+class SchoolReport(LinkedReport):
+    """The school's SIS sync report: the list item plus per-type counts, examples and history."""
+
+    history: list[AuditEntry]
+
+
+class CsvDownload(BaseModel):
+    """A change CSV too large to return inline: fetch it from `url` (no sign-in) within `expires_in` s."""
+
+    url: str
+    expires_in: int
 
 
 class RosterCounts(BaseModel):
@@ -165,7 +167,10 @@ class ClearRequest(Body):
     schools: Annotated[list[ClearItem], Field(min_length=1, max_length=MAX_SCHOOLS_PER_REQUEST)]
 
 
-ClearOutcome = Literal["released", "stale", "not_on_hold"]
+# released: its release started; stale: a newer change set is pending (review it, clear again);
+# not_on_hold: nothing to clear; disconnected: the district's Clever connection fails, nothing is
+# released until it works again ("I fixed it")
+ClearOutcome = Literal["released", "stale", "not_on_hold", "disconnected"]
 
 
 class ClearResult(BaseModel):

@@ -1,11 +1,16 @@
-"""Starting Step Functions executions exactly once per name."""
+"""Starting Step Functions executions exactly once per name (or once more after a failed one)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Any
+from typing import Any, Final
 
 from sis_sync.observability import logger
+
+MAX_NAME: Final = 80  # Step Functions' limit on an execution name
+MAX_ATTEMPTS: Final = 20  # a release that failed this often needs an operator, not another click
+STILL_GOOD: Final = frozenset({"RUNNING", "SUCCEEDED", "PENDING_REDRIVE"})
 
 
 class Executions:
@@ -13,8 +18,23 @@ class Executions:
         self._sfn = sfn
         self._arn = state_machine_arn
 
-    def start(self, name: str, payload: dict[str, Any]) -> str:
-        """Start `name`; a second start of the same name returns the first execution (no double work)."""
+    def start(self, name: str, payload: dict[str, Any], *, retry_failed: bool = False) -> str:
+        """Start `name`; a second start of the same name returns the first execution (no double work).
+
+        With `retry_failed`, a start whose execution of that name ended FAILED, TIMED_OUT or ABORTED
+        starts a new attempt instead, named `<name>-2`, `<name>-3`, ... (deterministic, so two clicks
+        racing each other still start one attempt); one RUNNING or SUCCEEDED is returned as is."""
+        for attempt in range(1, (MAX_ATTEMPTS if retry_failed else 1) + 1):
+            attempt_name = name if attempt == 1 else attempt_execution_name(name, attempt)
+            arn, status = self._start_once(attempt_name, payload)
+            if status is None or not retry_failed or status in STILL_GOOD:
+                return arn
+            logger.info("execution ended unsuccessfully: starting a new attempt", execution_name=attempt_name)
+        logger.warning("execution failed on every attempt", execution_name=name, attempts=MAX_ATTEMPTS)
+        return arn
+
+    def _start_once(self, name: str, payload: dict[str, Any]) -> tuple[str, str | None]:
+        """(execution ARN, None) when this call started it, or (ARN, status) of the existing one."""
         try:
             response = self._sfn.start_execution(
                 stateMachineArn=self._arn, name=name, input=json.dumps(payload)
@@ -22,6 +42,16 @@ class Executions:
         except self._sfn.exceptions.ExecutionAlreadyExists:
             logger.info("execution already started", execution_name=name)
             arn = self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
-            return arn
+            status: str = self._sfn.describe_execution(executionArn=arn)["status"]
+            return arn, status
         execution_arn: str = response["executionArn"]
-        return execution_arn
+        return execution_arn, None
+
+
+def attempt_execution_name(name: str, attempt: int) -> str:
+    """`<name>-<attempt>`, kept within 80 characters (a long name keeps its start and a digest)."""
+    suffix = f"-{attempt}"
+    if len(name) + len(suffix) <= MAX_NAME:
+        return name + suffix
+    digest = hashlib.sha256(name.encode()).hexdigest()[:40]
+    return f"{name[: MAX_NAME - len(suffix) - len(digest) - 1]}-{digest}{suffix}"
