@@ -155,7 +155,10 @@ class StateTable:
                             },
                         }
                     },
-                    {"Put": {"TableName": self._table.name, "Item": self._audit_item(entry)}},
+                    *(
+                        {"Put": {"TableName": self._table.name, "Item": item}}
+                        for item in self._audit_items(entry)
+                    ),
                 ]
             )
         except ClientError as error:
@@ -206,12 +209,23 @@ class StateTable:
     # Audit log (append-only) ------------------------------------------------------------------------
 
     def append_audit(self, entry: AuditEntry) -> None:
-        self._table.put_item(Item=self._audit_item(entry), ConditionExpression=Attr("sk").not_exists())
+        """Append to the district's log, and to the history of each school the entry names."""
+        [logged, *histories] = self._audit_items(entry)
+        self._table.put_item(Item=logged, ConditionExpression=Attr("sk").not_exists())
+        with self._table.batch_writer() as batch:
+            for item in histories:
+                batch.put_item(Item=item)
 
     @staticmethod
-    def _audit_item(entry: AuditEntry) -> dict[str, Any]:
-        sk = f"AUDIT#{entry.at.isoformat(timespec='microseconds')}#{uuid.uuid4().hex[:12]}"
-        return to_item(entry, pk=district_pk(entry.district_id), sk=sk)
+    def _audit_items(entry: AuditEntry) -> list[dict[str, Any]]:
+        """The log entry, then one copy per named school under `HISTORY#<school>#…`, so that a
+        school's history is one short Query however long the district's log grows."""
+        suffix = f"{entry.at.isoformat(timespec='microseconds')}#{uuid.uuid4().hex[:12]}"
+        pk = district_pk(entry.district_id)
+        return [
+            to_item(entry, pk=pk, sk=f"AUDIT#{suffix}"),
+            *(to_item(entry, pk=pk, sk=f"HISTORY#{school_id}#{suffix}") for school_id in entry.school_ids),
+        ]
 
     def audit(
         self, district_id: str, *, limit: int = 50, after: str | None = None
@@ -262,15 +276,7 @@ class StateTable:
     def audit_entries_of_school(
         self, district_id: str, school_id: str, *, limit: int = 20
     ) -> list[AuditEntry]:
-        """A school's audit entries, newest first (the district's log, filtered; stops at `limit`)."""
-        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("AUDIT#")
-        found: list[AuditEntry] = []
-        for item in self._query(
-            KeyConditionExpression=condition,
-            ScanIndexForward=False,
-            FilterExpression=Attr("school_ids").contains(school_id),
-        ):
-            found.append(from_item(AuditEntry, item))
-            if len(found) >= limit:
-                break
-        return found
+        """A school's audit entries, newest first: one Query of its history items."""
+        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with(f"HISTORY#{school_id}#")
+        page = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
+        return [from_item(AuditEntry, plain(item)) for item in page.get("Items", [])]
