@@ -69,3 +69,15 @@ def schools() -> dict[str, School]:
 
 def roster(school_id: str) -> list[dict[str, Any]]:
     return sorted(services.roster_table().items(DISTRICT, school_id), key=lambda item: item["sk"])
+
+
+def hold_one_school(simulator: Any, scenario: str, index: int = 0) -> tuple[str, str, SyncRun]:
+    """Sync s001 clean, then make `scenario` happen at one school and sync s002, which holds it.
+
+    Returns that school's Clever id, its school id and the s002 run."""
+    sim, _ = simulator
+    sync("s001")
+    target: str = sim.district.school_ids()[index]
+    getattr(sim.scenarios, scenario)(school_id=target)
+    run = sync("s002")
+    return target, schools()[target].school_id, run

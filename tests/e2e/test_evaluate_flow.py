@@ -11,7 +11,7 @@ from sis_sync import services
 from sis_sync.applying import apply_pending
 from sis_sync.evaluation import evaluate_school
 from sis_sync.model import Decision, SchoolStatus, SyncSchool
-from tests.e2e.flow import real_handlers, release, roster, schools, sync
+from tests.e2e.flow import hold_one_school, real_handlers, release, roster, schools, sync
 from tests.onboarded import DISTRICT
 
 
@@ -208,12 +208,7 @@ def test_a_retried_evaluation_returns_the_recorded_decision_and_audits_once(
     stack: Any, flow: Any, simulator: Any
 ) -> None:
     # Given a school put on hold by sync s002 (its evaluation recorded and audited)
-    sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    sim.scenarios.emergency_contact(school_id=target)
-    second = sync("s002")
-    school_id = schools()[target].school_id
+    _, school_id, second = hold_one_school(simulator, "emergency_contact")
     [ref] = [s for s in second.changed_schools if s.school_id == school_id]
     audit_before, _ = services.state_table().audit(DISTRICT, limit=500)
     # When Step Functions retries the evaluate task of s002

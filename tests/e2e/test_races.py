@@ -16,7 +16,7 @@ from sis_sync.model import Decision, SchoolStatus
 from sis_sync.polling import poll_district
 from sis_sync.snapshot import Snapshot
 from sis_sync.store.snapshots import SnapshotBucket
-from tests.e2e.flow import real_handlers, roster, schools, sync
+from tests.e2e.flow import hold_one_school, real_handlers, roster, schools, sync
 from tests.onboarded import DISTRICT
 
 
@@ -63,11 +63,7 @@ def test_a_release_that_loses_to_a_newer_sync_leaves_the_roster_as_applied(
 ) -> None:
     # Given a school held at s002 for semester-end removals
     sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    sim.scenarios.semester_end(school_id=target)
-    sync("s002")
-    school_id = schools()[target].school_id
+    _, school_id, _ = hold_one_school(simulator, "semester_end")
     # When the admin releases s002, and while it is being written the district undoes the
     # removals and sync s003 is evaluated (nothing differs from the applied roster any more)
     sim.scenarios.reset()
@@ -96,11 +92,7 @@ def test_an_evaluation_never_undoes_a_commit_that_lands_while_it_thinks(
 ) -> None:
     # Given a school held at s002, and sync s003 with the same data arriving
     sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    sim.scenarios.semester_end(school_id=target)
-    sync("s002")
-    school_id = schools()[target].school_id
+    target, school_id, _ = hold_one_school(simulator, "semester_end")
     sim.scenarios.emergency_contact(school_id=target)
     run = snapshot_only("s003")
     [ref] = [s for s in run.changed_schools if s.school_id == school_id]
@@ -133,11 +125,7 @@ def test_an_auto_release_whose_apply_fails_is_applied_by_the_next_poll(
 ) -> None:
     # Given a school on hold whose data the district then fixes
     sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    sim.scenarios.emergency_contact(school_id=target)
-    sync("s002")
-    school_id = schools()[target].school_id
+    target, school_id, _ = hold_one_school(simulator, "emergency_contact")
     sim.scenarios.reset()
     sim.scenarios.semester_end(school_id=target, share=0.05)  # a few leavers: below every threshold
     # When s003 releases the hold (a clean change set) but its apply fails for good
