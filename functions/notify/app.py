@@ -14,7 +14,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sis_sync import notifications, services
 from sis_sync.config import environment
-from sis_sync.links import container_link_key
 from sis_sync.observability import logger, metrics, tracer
 
 # One persistence layer for this function, built at cold start.
@@ -24,25 +23,15 @@ persistence = DynamoDBPersistenceLayer(
 deliver_once = notifications.idempotent_delivery(persistence)
 
 
-def notifier() -> notifications.Notifier:
-    env = environment()
-    return notifications.Notifier(
-        state=services.state_table(),
-        notified=notifications.NotifiedReasons(services.client("dynamodb"), env.state_table),
-        mailer=notifications.SesMailer(services.client("sesv2"), env.sender_email),
-        link_key=container_link_key(services.client("ssm"), env.link_key_parameter),
-        dashboard_url=env.dashboard_url,
-        now=services.utcnow,
-    )
-
-
 @logger.inject_lambda_context(correlation_id_path="sync_id")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     notifications.IDEMPOTENCY.register_lambda_context(context)
     notice = notifications.notice_for(event)
-    result = deliver_once(notifier(), notice=notice) if notice else {"sent": False, "message_id": None}
+    result = (
+        deliver_once(services.notifier(), notice=notice) if notice else {"sent": False, "message_id": None}
+    )
     if not result["sent"]:
         metrics.add_metric(name="MailNotNeeded", unit=MetricUnit.Count, value=1)
     elif notice and notice.kind == "hold":

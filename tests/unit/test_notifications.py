@@ -7,19 +7,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from sis_sync.model import Connection, District, ErrorInfo, School, SchoolStatus
-from sis_sync.notifications import (
+from sis_sync.mail_content import (
     MAIL_EXAMPLES,
-    DisconnectNotice,
     Email,
     HoldMailLinks,
-    HoldNotice,
     hold_subject,
-    notice_for,
     reason_view,
     render_disconnected_mail,
     render_hold_mail,
 )
+from sis_sync.model import Connection, District, ErrorInfo, School, SchoolStatus
+from sis_sync.notifications import DisconnectNotice, HoldNotice, notice_for
 from sis_sync.rules import Hold, HoldReason, evaluate
 from sis_sync.settings import HoldThresholds
 from sis_sync.snapshot import Record

@@ -17,8 +17,10 @@ from sis_sync.clever.client import CleverClient
 from sis_sync.config import Environment, environment
 from sis_sync.evaluation import Evaluator
 from sis_sync.links import container_link_key
+from sis_sync.notifications import Notifier
 from sis_sync.polling import Poller
 from sis_sync.store.executions import Executions
+from sis_sync.store.mailer import SesMailer
 from sis_sync.store.roster_table import RosterTable
 from sis_sync.store.snapshots import SnapshotBucket
 from sis_sync.store.state_table import StateTable
@@ -80,6 +82,17 @@ def notify_disconnected(district_id: str, sync_id: str) -> None:
     payload = {"kind": "disconnected", "district_id": district_id, "sync_id": sync_id}
     client("lambda").invoke(
         FunctionName=environment().notify_function_name, InvocationType="Event", Payload=json.dumps(payload)
+    )
+
+
+def notifier() -> Notifier:
+    env = environment()
+    return Notifier(
+        state=state_table(),
+        mailer=SesMailer(client("sesv2"), env.sender_email),
+        link_key=container_link_key(client("ssm"), env.link_key_parameter),
+        dashboard_url=env.dashboard_url,
+        now=utcnow,
     )
 
 

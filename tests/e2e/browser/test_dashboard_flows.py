@@ -110,7 +110,7 @@ def test_a_revoked_token_is_reconnected_with_i_fixed_it(page: Any, devstack: Run
     page.get_by_test_id("connection-banner").wait_for(state="hidden", timeout=45_000)
     rows(page, "connected").first.wait_for()
     assert rows(page, "disconnected").count() == 0
-    # And the admin got the disconnection e-mail (its subject as notifications.py writes it), once
+    # And the admin got the disconnection e-mail (its subject as mail_content.py writes it), once
     mails = [m for m in devstack.outbox() if m["subject"] == f"Clever sync disconnected for {district_name}"]
     assert len(mails) == 1
     assert mails[0]["to"] == [ADMIN]

@@ -7,14 +7,14 @@ for a district is one Query away. Districts are also indexed on `gsi1` by their 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from sis_sync.model import AuditEntry, CleverSchool, District, School, SnapshotRef, SyncRun
+from sis_sync.model import AuditEntry, CleverSchool, District, School, SchoolStatus, SnapshotRef, SyncRun
 from sis_sync.store.items import from_item, plain, to_item
 
 DISTRICT_SK = "#DISTRICT"
@@ -120,6 +120,35 @@ class StateTable:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={":one": 1},
         )
+
+    def record_notified(self, school: School, sync_id: str, reasons: Iterable[str]) -> bool:
+        """Record that these hold reasons were mailed: only `notified_reasons` is written, and only
+        while the school is still on hold for `sync_id` (False: it moved on, nothing written)."""
+        notified = sorted(set(school.notified_reasons) | {str(reason) for reason in reasons})
+        try:
+            self._table.update_item(
+                Key={"pk": district_pk(school.district_id), "sk": f"SCHOOL#{school.school_id}"},
+                # the version bump makes an evaluation that read the school before this re-read it
+                UpdateExpression="SET #notified = :notified ADD version :one",
+                ConditionExpression="#pending.#sync_id = :sync_id AND #status = :on_hold",
+                ExpressionAttributeNames={
+                    "#notified": "notified_reasons",
+                    "#pending": "pending",
+                    "#sync_id": "sync_id",
+                    "#status": "status",
+                },
+                ExpressionAttributeValues={
+                    ":notified": notified,
+                    ":sync_id": sync_id,
+                    ":on_hold": SchoolStatus.ON_HOLD.value,
+                    ":one": 1,
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def commit_apply(self, school: School, sync_id: str, entry: AuditEntry) -> bool:
         """Move the applied-snapshot pointer, with the status and an audit entry, in one
