@@ -78,7 +78,8 @@ def aws(aws_env: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
             TEMPLATE_PATH,
             boto3.Session(region_name=REGION),
             names_prefix=STACK_PREFIX,
-            parameters={"SenderEmail": SENDER_EMAIL, "DashboardUrl": DASHBOARD_URL},
+            # One school at a time: moto's DynamoDB is not thread-safe under concurrent transactions.
+            parameters={"SenderEmail": SENDER_EMAIL, "DashboardUrl": DASHBOARD_URL, "MapConcurrency": "1"},
             transformed=template,
         )
         for name, value in stack.environment.items():

@@ -59,7 +59,12 @@ class Devstack:
         self.stack = stack = create_stack(
             ROOT / "template.yaml",
             boto3.Session(region_name=REGION),
-            parameters={"SenderEmail": "sis-sync@devstack.local", "DashboardUrl": "http://127.0.0.1"},
+            parameters={
+                "SenderEmail": "sis-sync@devstack.local",
+                "DashboardUrl": "http://127.0.0.1",
+                # one school at a time: moto's DynamoDB is not thread-safe under concurrent transactions
+                "MapConcurrency": "1",
+            },
         )
         clever_url, token = self._start_clever()
         os.environ.update(stack.environment | {"CLEVER_API_URL": clever_url})

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from sis_sync.api.actions import decode_cursor, encode_cursor, release_execution_name
+from sis_sync.api.audit_log import decode_cursor, encode_cursor
 from sis_sync.api.errors import BadRequestError, NotAuthenticatedError, NotFoundError
+from sis_sync.api.holds import release_execution_name
 from sis_sync.api.identity import Role, identity_from_claims
-from sis_sync.api.matching import normalise_name, suggestions
+from sis_sync.api.school_matching import normalise_name, suggestions
 from sis_sync.model import CleverSchool, School
 from tests.api_events import admin, call, http_event, operator
 

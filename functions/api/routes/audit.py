@@ -7,9 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from sis_sync.api import audit_log
 from sis_sync.api.models import AuditPage
 
-from .common import SECURED, Caller, actions, responses
+from .common import SECURED, Caller, context, responses
 
 router = Router()
 
@@ -23,4 +24,4 @@ def audit(
         str | None, Query(max_length=400, description="next_cursor of the previous page")
     ] = None,
 ) -> AuditPage:
-    return actions().audit(who, d, limit, cursor)
+    return audit_log.audit_page(context(), who, d, limit, cursor)

@@ -1,4 +1,4 @@
-"""What every router shares: the caller's identity (a dependency), the actions, documented errors."""
+"""What every router shares: the caller's identity (a dependency), the API context, documented errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sis_sync import services
-from sis_sync.api.actions import AdminApi
+from sis_sync.api.context import ApiContext
 from sis_sync.api.identity import Identity, identity_from_claims
 from sis_sync.api.models import ErrorResponse
 
@@ -30,7 +30,7 @@ def caller(request: Request) -> Identity:
 Caller = Annotated[Identity, Depends(caller)]
 
 
-def actions() -> AdminApi:
+def context() -> ApiContext:
     return services.admin_api()
 
 

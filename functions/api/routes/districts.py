@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sis_sync.api import reports, settings_update
 from sis_sync.api.models import DistrictView, SettingsPatch
 
-from .common import SECURED, Caller, actions, responses
+from .common import SECURED, Caller, context, responses
 
 router = Router()
 
 
 @router.get("/v1/districts/<d>", tags=["districts"], security=SECURED, responses=responses())
 def get_district(d: str, who: Caller) -> DistrictView:
-    return actions().district(who, d)
+    return reports.district(context(), who, d)
 
 
 @router.patch("/v1/districts/<d>/settings", tags=["districts"], security=SECURED, responses=responses())
 def update_settings(d: str, patch: SettingsPatch, who: Caller) -> DistrictView:
-    return actions().update_settings(who, d, patch)
+    return settings_update.update_settings(context(), who, d, patch)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sis_sync.api import holds
 from sis_sync.api.models import ClearRequest, ClearResponse
 
-from .common import SECURED, Caller, actions, responses
+from .common import SECURED, Caller, context, responses
 
 router = Router()
 
@@ -28,5 +29,5 @@ router = Router()
 )
 def clear_holds(d: str, request: ClearRequest, who: Caller) -> Response[ClearResponse]:
     return Response(
-        status_code=202, body=actions().clear_holds(who, d, request), content_type="application/json"
+        status_code=202, body=holds.clear_holds(context(), who, d, request), content_type="application/json"
     )

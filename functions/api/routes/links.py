@@ -8,9 +8,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
+from sis_sync.api import signed_links
 from sis_sync.api.models import LinkedReport
 
-from .common import PUBLIC, actions, responses
+from .common import PUBLIC, context, responses
 from .schools import csv_response, wants_json
 
 router = Router()
@@ -35,16 +36,18 @@ router = Router()
     ),
 )
 def open_link(token: Annotated[str, Path(max_length=4096)]) -> Response[Any]:
-    api = actions()
-    claims = api.link_claims(token)
+    ctx = context()
+    claims = signed_links.link_claims(ctx, token)
     if claims.purpose == "changes_csv":
         csv: Response[Any] = csv_response(
-            api.link_csv(claims), f"changes-{claims.school_id}.csv", wants_json(router.current_event)
+            signed_links.link_csv(ctx, claims),
+            f"changes-{claims.school_id}.csv",
+            wants_json(router.current_event),
         )
         return csv
     return Response(
         status_code=200,
         content_type="application/json",
-        body=api.link_report(claims),
+        body=signed_links.link_report(ctx, claims),
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sis_sync.api import reports
 from sis_sync.api.models import Health, Me
 
-from .common import PUBLIC, SECURED, Caller, actions, responses
+from .common import PUBLIC, SECURED, Caller, context, responses
 
 router = Router()
 
@@ -18,4 +19,4 @@ def health() -> Health:
 
 @router.get("/v1/me", tags=["meta"], security=SECURED, responses=responses())
 def me(who: Caller) -> Me:
-    return actions().me(who)
+    return reports.me(context(), who)

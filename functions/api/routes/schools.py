@@ -9,12 +9,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
+from sis_sync.api import reports
 from sis_sync.api.adapters import StoredCsv
 from sis_sync.api.models import CsvDownload, RosterView, SchoolList, SchoolReport
 from sis_sync.changes_csv import CONTENT_TYPE as CSV_CONTENT_TYPE
 from sis_sync.model import SchoolStatus
 
-from .common import SECURED, Caller, actions, responses
+from .common import SECURED, Caller, context, responses
 
 router = Router()
 
@@ -70,12 +71,12 @@ def csv_response(stored: StoredCsv, filename: str, as_json: bool = False) -> Res
 def list_schools(
     d: str, who: Caller, status: Annotated[SchoolStatus | None, Query(description="only this status")] = None
 ) -> SchoolList:
-    return actions().schools(who, d, status)
+    return reports.schools(context(), who, d, status)
 
 
 @router.get("/v1/districts/<d>/schools/<s>", tags=["schools"], security=SECURED, responses=responses())
 def school_report(d: str, s: str, who: Caller) -> SchoolReport:
-    return actions().school_report(who, d, s)
+    return reports.school_report(context(), who, d, s)
 
 
 @router.get(
@@ -83,10 +84,10 @@ def school_report(d: str, s: str, who: Caller) -> SchoolReport:
 )
 def changes_csv(d: str, s: str, who: Caller) -> Response[Any]:
     return csv_response(
-        actions().changes_csv(who, d, s), f"changes-{s}.csv", wants_json(router.current_event)
+        reports.changes_csv(context(), who, d, s), f"changes-{s}.csv", wants_json(router.current_event)
     )
 
 
 @router.get("/v1/districts/<d>/schools/<s>/roster", tags=["schools"], security=SECURED, responses=responses())
 def roster(d: str, s: str, who: Caller) -> RosterView:
-    return actions().roster_counts(who, d, s)
+    return reports.roster_counts(context(), who, d, s)

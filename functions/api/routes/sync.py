@@ -8,9 +8,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from sis_sync.api import syncing
 from sis_sync.api.models import ReconnectResponse, SyncRequest, SyncStarted
 
-from .common import SECURED, Caller, actions, responses
+from .common import SECURED, Caller, context, responses
 
 router = Router()
 
@@ -27,7 +28,7 @@ def check_now(
     request: Annotated[SyncRequest | None, Body(description='`{"confirm": true}`; without it: 400')] = None,
 ) -> Response[SyncStarted]:
     # no body (or an empty one) is a request without the confirmation: 400, not a validation error
-    body = actions().check_now(who, d, request or SyncRequest())
+    body = syncing.check_now(context(), who, d, request or SyncRequest())
     return Response(status_code=202, body=body, content_type="application/json")
 
 
@@ -38,4 +39,4 @@ def check_now(
     responses=responses(description="connected (and a sync started) or still disconnected, with the error"),
 )
 def reconnect(d: str, who: Caller) -> ReconnectResponse:
-    return actions().reconnect(who, d)
+    return syncing.reconnect(context(), who, d)

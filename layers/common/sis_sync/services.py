@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 
-from sis_sync.api.actions import AdminApi
 from sis_sync.api.adapters import LambdaPollStarter, S3CsvReader
+from sis_sync.api.context import ApiContext
 from sis_sync.applying import Applier
 from sis_sync.clever.client import CleverClient
 from sis_sync.config import Environment, environment
@@ -120,10 +120,10 @@ def reset() -> None:
 # --- Admin API (functions/api) -----------------------------------------------------------------------
 
 
-def admin_api() -> AdminApi:
-    """The admin API's reads and actions, wired to this container's clients."""
+def admin_api() -> ApiContext:
+    """What the admin API's reads and actions work with, wired to this container's clients."""
     env = environment()
-    return AdminApi(
+    return ApiContext(
         state=state_table(),
         roster=roster_table(),
         csv=S3CsvReader(client("s3"), env.snapshot_bucket, inline_limit=env.csv_inline_limit),

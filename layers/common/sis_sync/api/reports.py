@@ -1,0 +1,146 @@
+"""The admin API's read models: the caller, a district, its schools, a school's SIS sync report
+(with its history and where its changes CSV is), the changes CSV itself and roster counts."""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import quote
+
+from sis_sync.api.adapters import StoredCsv
+from sis_sync.api.context import ApiContext
+from sis_sync.api.errors import NotFoundError
+from sis_sync.api.identity import Identity, Role
+from sis_sync.api.models import (
+    ChangeTotals,
+    DistrictView,
+    HoldView,
+    LastError,
+    Me,
+    RosterCounts,
+    RosterView,
+    SchoolList,
+    SchoolReport,
+    SchoolView,
+)
+from sis_sync.model import District, School, SchoolStatus
+from sis_sync.polling import status_of
+from sis_sync.snapshot import RecordType
+
+HISTORY_LIMIT: Final = 20
+PLURAL: Final[dict[RecordType, str]] = {
+    "student": "students",
+    "teacher": "teachers",
+    "staff": "staff",
+    "contact": "contacts",
+    "section": "sections",
+}
+
+
+# --- who / which district ----------------------------------------------------------------------
+
+
+def me(ctx: ApiContext, who: Identity) -> Me:
+    if who.role is Role.OPERATOR:
+        district_ids = ctx.state.district_ids()
+    else:
+        district_ids = [who.district_id] if who.district_id else []
+    return Me(email=who.email, role=who.role.value, district_ids=district_ids)
+
+
+def district(ctx: ApiContext, who: Identity, district_id: str) -> DistrictView:
+    return district_view(ctx.require_district(who, district_id))
+
+
+# --- schools -----------------------------------------------------------------------------------
+
+
+def schools(
+    ctx: ApiContext, who: Identity, district_id: str, status: SchoolStatus | None = None
+) -> SchoolList:
+    """One Query for every school of the district, however many (paged by the store)."""
+    found = ctx.require_district(who, district_id)
+    views = (school_view(school, found) for school in ctx.state.schools(district_id))
+    return SchoolList(schools=[view for view in views if status is None or view.status is status])
+
+
+def school_report(ctx: ApiContext, who: Identity, district_id: str, school_id: str) -> SchoolReport:
+    found = ctx.require_district(who, district_id)
+    return report(ctx, found, ctx.require_school(district_id, school_id))
+
+
+def report(ctx: ApiContext, district: District, school: School, *, history: bool = True) -> SchoolReport:
+    view = school_view(school, district)
+    by_type = {
+        record_type: ChangeTotals.model_validate(counts)
+        for record_type, counts in (school.changes.get("by_type") or {}).items()
+    }
+    examples = [
+        {"reason": hold.reason.value} | example
+        for hold in school.holds
+        for example in hold.detail.get("examples", [])
+        if isinstance(example, dict)
+    ]
+    entries = (
+        ctx.state.audit_entries_of_school(district.district_id, school.school_id, limit=HISTORY_LIMIT)
+        if history
+        else []
+    )
+    csv_url = None
+    if school.pending is not None:
+        csv_url = (
+            f"/v1/districts/{quote(district.district_id, safe='')}"
+            f"/schools/{quote(school.school_id, safe='')}/changes.csv"
+        )
+    return SchoolReport(
+        **view.model_dump(), by_type=by_type, examples=examples, history=entries, csv_url=csv_url
+    )
+
+
+def changes_csv(ctx: ApiContext, who: Identity, district_id: str, school_id: str) -> StoredCsv:
+    ctx.require_district(who, district_id)
+    school = ctx.require_school(district_id, school_id)
+    if school.pending is None:
+        raise NotFoundError(f"school {school_id} has no pending change set")
+    stored = ctx.csv.read(school.pending.csv_key)
+    if stored is None:
+        raise NotFoundError(f"the change set of school {school_id} is no longer available")
+    return stored
+
+
+def roster_counts(ctx: ApiContext, who: Identity, district_id: str, school_id: str) -> RosterView:
+    ctx.require_district(who, district_id)
+    ctx.require_school(district_id, school_id)
+    active, archived = ctx.roster.counts(district_id, school_id)
+    return RosterView(
+        counts=RosterCounts.model_validate({PLURAL[t]: n for t, n in active.items()}),
+        archived=RosterCounts.model_validate({PLURAL[t]: n for t, n in archived.items()}),
+    )
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+def district_view(district: District) -> DistrictView:
+    last_error = LastError.model_validate(district.last_error.model_dump()) if district.last_error else None
+    return DistrictView(
+        district_id=district.district_id,
+        name=district.name,
+        connection=district.connection,
+        last_error=last_error,
+        last_sync_at=district.last_sync_at,
+        settings=district.settings,
+    )
+
+
+def school_view(school: School, district: District) -> SchoolView:
+    totals = {kind: int(school.changes.get(kind, 0)) for kind in ChangeTotals.model_fields}
+    return SchoolView(
+        school_id=school.school_id,
+        name=school.name,
+        clever_school_id=school.clever_school_id,
+        status=status_of(school, district),
+        holds=[HoldView(reason=hold.reason.value, detail=hold.detail) for hold in school.holds],
+        pending_sync_id=school.pending_sync_id,
+        last_synced_at=school.last_synced_at,
+        changes=ChangeTotals.model_validate(totals),
+    )

@@ -1,0 +1,54 @@
+"""Changing a district's settings: a partial patch, validated as a whole before it is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from sis_sync.api import audit_log
+from sis_sync.api.context import ApiContext
+from sis_sync.api.errors import InvalidRequestError
+from sis_sync.api.identity import Identity
+from sis_sync.api.models import DistrictView, SettingsPatch
+from sis_sync.api.reports import district_view
+from sis_sync.observability import logger
+from sis_sync.settings import DistrictSettings
+
+
+def update_settings(ctx: ApiContext, who: Identity, district_id: str, patch: SettingsPatch) -> DistrictView:
+    district = ctx.require_district(who, district_id)
+    data: dict[str, Any] = district.settings.model_dump()
+    if patch.thresholds is not None:
+        data["thresholds"] |= patch.thresholds.model_dump(exclude_none=True)
+    if patch.school_overrides is not None:
+        known = {school.school_id for school in ctx.state.schools(district_id)}
+        unknown = sorted(set(patch.school_overrides) - known)
+        if unknown:
+            raise InvalidRequestError(f"unknown schools in school_overrides: {', '.join(unknown[:5])}")
+        for school_id, override in patch.school_overrides.items():
+            if override is None:
+                data["school_overrides"].pop(school_id, None)
+            else:
+                data["school_overrides"][school_id] = override.model_dump(exclude_none=True)
+    for name in ("disconnect_after_failures", "sync_interval_minutes"):
+        if (value := getattr(patch, name)) is not None:
+            data[name] = value
+    try:
+        settings = DistrictSettings.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_input=False)
+        )
+        raise InvalidRequestError(f"invalid settings: {problems}") from error
+    ctx.state.put_district(district.model_copy(update={"settings": settings}))
+    audit_log.record(
+        ctx,
+        who,
+        district_id,
+        "settings_updated",
+        result="updated",
+        detail={"changed": sorted(patch.model_dump(exclude_none=True))},
+    )
+    logger.info("settings updated", district_id=district_id)
+    return district_view(district.model_copy(update={"settings": settings}))
