@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.browser.conftest import RunningDevstack
-from tests.e2e.browser.test_dashboard_flows import reload_district, rows, school_id_of, shot, sign_in
+from tests.e2e.browser.dashboard import hold, school_id_of, shot
 
 pytestmark = pytest.mark.browser
 
@@ -19,12 +19,7 @@ def test_a_stale_clear_says_newer_changes_arrived_and_a_second_clear_releases_th
     blocked: list[str] = []
     page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     # Given a school on hold, shown on the district page
-    sign_in(page, devstack)
-    devstack.scenario("semester_end", 0)
-    devstack.tick()
-    reload_district(page)
-    held = rows(page, "on_hold")
-    held.first.wait_for()
+    held = hold(page, devstack, "semester_end")
     school_id = school_id_of(held.first)
     row = page.get_by_test_id(f"school-row-{school_id}")
     name = row.get_by_role("link").first.inner_text()
@@ -56,12 +51,7 @@ def test_a_stale_clear_says_newer_changes_arrived_and_a_second_clear_releases_th
 
 def test_the_report_clear_hold_refreshes_after_a_stale_click(page: Any, devstack: RunningDevstack) -> None:
     # Given a school's report open, and a newer change set arriving meanwhile
-    sign_in(page, devstack)
-    devstack.scenario("semester_end", 0)
-    devstack.tick()
-    reload_district(page)
-    held = rows(page, "on_hold")
-    held.first.wait_for()
+    held = hold(page, devstack, "semester_end")
     name = held.first.get_by_role("link").first.inner_text()
     held.first.get_by_role("link").first.click()
     page.get_by_test_id("report-status").wait_for()

@@ -7,47 +7,17 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser.conftest import ADMIN, SCREENSHOTS, RunningDevstack
+from tests.e2e.browser.conftest import ADMIN, RunningDevstack
+from tests.e2e.browser.dashboard import HEADER, hold, reload_district, rows, school_id_of, shot, sign_in
 
 pytestmark = pytest.mark.browser
-
-HEADER = "change_type,record_type,clever_id,previous_clever_id,sis_id,name,email,changed_fields,hold_reasons"
-
-
-def sign_in(page: Any, devstack: RunningDevstack) -> None:
-    page.goto(devstack.url + "/")
-    page.get_by_test_id("signin-email").fill(ADMIN)
-    page.get_by_test_id("signin-submit").click()
-    page.get_by_test_id("district-name").wait_for()
-
-
-def rows(page: Any, status: str) -> Any:
-    return page.locator(f'[data-testid^="school-row-"][data-status="{status}"]')
-
-
-def school_id_of(row: Any) -> str:
-    return str(row.get_attribute("data-testid")).removeprefix("school-row-")
-
-
-def reload_district(page: Any) -> None:
-    page.reload()
-    page.get_by_test_id("district-name").wait_for()
-
-
-def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_semester_end_removals_are_reviewed_in_the_csv_then_cleared(
     page: Any, devstack: RunningDevstack
 ) -> None:
     # Given a semester-end upload that drops 30 % of one school's students
-    sign_in(page, devstack)
-    devstack.scenario("semester_end", 0)
-    devstack.tick()
-    reload_district(page)
-    held = rows(page, "on_hold")
-    held.first.wait_for()
+    held = hold(page, devstack, "semester_end")
     assert held.count() == 1
     school_id = school_id_of(held.first)
     assert "Large number of removals" in held.first.inner_text()
@@ -75,12 +45,7 @@ def test_an_emergency_contact_fixed_at_the_source_is_synced_again(
     page: Any, devstack: RunningDevstack
 ) -> None:
     # Given a school on hold for an emergency contact
-    sign_in(page, devstack)
-    devstack.scenario("emergency_contact", 1)
-    devstack.tick()
-    reload_district(page)
-    held = rows(page, "on_hold")
-    held.first.wait_for()
+    held = hold(page, devstack, "emergency_contact", 1)
     assert "Emergency contacts included" in held.first.inner_text()
     held.first.get_by_role("link").first.click()
     page.get_by_test_id("report-status").wait_for()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.browser.conftest import RunningDevstack
-from tests.e2e.browser.test_dashboard_flows import HEADER, reload_district, rows, sign_in
+from tests.e2e.browser.dashboard import HEADER, hold
 
 pytestmark = pytest.mark.browser
 
@@ -21,12 +21,7 @@ def devstack_env() -> dict[str, str]:
 
 def test_a_large_csv_of_changes_downloads_from_its_url(page: Any, devstack: RunningDevstack) -> None:
     # Given a school on hold whose change CSV is over the inline limit
-    sign_in(page, devstack)
-    devstack.scenario("semester_end", 0)
-    devstack.tick()
-    reload_district(page)
-    held = rows(page, "on_hold")
-    held.first.wait_for()
+    held = hold(page, devstack, "semester_end")
     held.first.get_by_role("link").first.click()
     page.get_by_test_id("report-status").wait_for()
     # When the admin clicks Download CSV of changes
