@@ -24,38 +24,31 @@ RECORD_TYPES: Final[tuple[RecordType, ...]] = ("student", "teacher", "staff", "c
 FORMAT_VERSION: Final = 1
 
 
-class StudentRecord(TypedDict):
+class PersonFields(TypedDict):
+    """What every student, teacher and staff record has."""
+
     id: str
     sis_id: str
     first_name: str
     middle_name: str
     last_name: str
     email: str
+
+
+class StudentRecord(PersonFields):
     dob: str
     grade: str
     student_number: str
     state_id: str
 
 
-class TeacherRecord(TypedDict):
-    id: str
-    sis_id: str
-    first_name: str
-    middle_name: str
-    last_name: str
-    email: str
+class TeacherRecord(PersonFields):
     title: str
     teacher_number: str
     state_id: str
 
 
-class StaffRecord(TypedDict):
-    id: str
-    sis_id: str
-    first_name: str
-    middle_name: str
-    last_name: str
-    email: str
+class StaffRecord(PersonFields):
     title: str
     department: str
 
@@ -158,21 +151,24 @@ class Quarantine:
         }
 
 
-def _person_name(user: User) -> tuple[str, str, str]:
-    return user.name.first, user.name.middle, user.name.last
+def _person(user: User, sis_id: str) -> PersonFields:
+    """The fields every student, teacher and staff record shares."""
+    name = user.name
+    return PersonFields(
+        id=user.id,
+        sis_id=sis_id,
+        first_name=name.first,
+        middle_name=name.middle,
+        last_name=name.last,
+        email=user.email,
+    )
 
 
 def student_record(user: User) -> StudentRecord:
     role = user.roles.student
     assert role is not None
-    first, middle, last = _person_name(user)
     return StudentRecord(
-        id=user.id,
-        sis_id=role.sis_id,
-        first_name=first,
-        middle_name=middle,
-        last_name=last,
-        email=user.email,
+        **_person(user, role.sis_id),
         dob=role.dob,
         grade=role.grade,
         student_number=role.student_number,
@@ -183,14 +179,8 @@ def student_record(user: User) -> StudentRecord:
 def teacher_record(user: User) -> TeacherRecord:
     role = user.roles.teacher
     assert role is not None
-    first, middle, last = _person_name(user)
     return TeacherRecord(
-        id=user.id,
-        sis_id=role.sis_id,
-        first_name=first,
-        middle_name=middle,
-        last_name=last,
-        email=user.email,
+        **_person(user, role.sis_id),
         title=role.title,
         teacher_number=role.teacher_number,
         state_id=role.state_id,
@@ -200,17 +190,7 @@ def teacher_record(user: User) -> TeacherRecord:
 def staff_record(user: User) -> StaffRecord:
     role = user.roles.staff
     assert role is not None
-    first, middle, last = _person_name(user)
-    return StaffRecord(
-        id=user.id,
-        sis_id=role.staff_id,
-        first_name=first,
-        middle_name=middle,
-        last_name=last,
-        email=user.email,
-        title=role.title,
-        department=role.department,
-    )
+    return StaffRecord(**_person(user, role.staff_id), title=role.title, department=role.department)
 
 
 def contact_record(user: User) -> ContactRecord:
