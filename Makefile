@@ -3,8 +3,14 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The import roots pyproject gives pytest and mypy: the layer, the repo, local tools, and the api
+# function's folder (its `routes` package is top-level there, as in its Lambda package).
+IMPORT_PATH := layers/common:local:.:functions/api
+# aws-sam-cli in its own venv: it pins an older boto3 than the layer's, so never in .venv.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: demo test lint format typecheck unit bench clean
+.PHONY: demo test lint format typecheck unit bench sam clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
@@ -13,10 +19,19 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the whole system on 127.0.0.1 with embedded defaults
-	PYTHONPATH=layers/common:local:. $(PY) -m devstack
+$(SAM_STAMP): requirements-sam.txt
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $(SAM_STAMP)
 
-test: lint typecheck  ## lint, type check, template checks and every test
+sam: $(SAM_STAMP)  ## aws-sam-cli (the built-artifact test runs `sam build`)
+
+demo: $(STAMP)  ## the whole system on 127.0.0.1 with embedded defaults
+	PYTHONPATH=$(IMPORT_PATH) $(PY) -m devstack
+
+test: lint typecheck sam  ## lint, type check, template checks and every test (with `sam build`)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 unit: $(STAMP)
@@ -34,7 +49,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)  ## speed and memory figures (see README, Performance)
-	PYTHONPATH=layers/common:local:. $(PY) -m bench
+	PYTHONPATH=$(IMPORT_PATH) $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam

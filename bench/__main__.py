@@ -19,7 +19,9 @@ from typing import Any
 SIZES = (10_000, 100_000)
 STUDENTS_PER_SCHOOL = 2_500
 ROOT = Path(__file__).resolve().parents[1]
-ENV = os.environ | {"PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", "."))}
+ENV = os.environ | {
+    "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", ".", "functions/api"))
+}
 
 
 @contextmanager

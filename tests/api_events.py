@@ -12,17 +12,23 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from devstack.lambdas import FakeContext
+from tests.iam_guard import acting_as
 
 Claims = Mapping[str, str]
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def admin(district_id: str, email: str = "admin@example.org") -> dict[str, str]:
-    return {"email": email, "custom:district_id": district_id, "custom:role": "district_admin"}
+    return {
+        "email": email,
+        "email_verified": "true",  # API Gateway hands every claim over as a string
+        "custom:district_id": district_id,
+        "custom:role": "district_admin",
+    }
 
 
 def operator(email: str = "ops@example.org") -> dict[str, str]:
-    return {"email": email, "custom:role": "operator"}
+    return {"email": email, "email_verified": "true", "custom:role": "operator"}
 
 
 def http_event(
@@ -87,7 +93,9 @@ class ApiResponse:
 
 
 def call(handler: Handler, event: dict[str, Any]) -> ApiResponse:
-    result = handler(event, FakeContext(function_name="api"))
+    """The api handler's answer to `event`, run as the API function (its role is enforced)."""
+    with acting_as("ApiFunction"):
+        result = handler(event, FakeContext(function_name="api"))
     raw = result.get("body") or ""
     text = base64.b64decode(raw).decode() if result.get("isBase64Encoded") else raw
     headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}

@@ -7,6 +7,9 @@
               backend): every resource of the template, built from the template itself by
               `devstack.stack.create_stack`; the function environment (STATE_TABLE, ...) is exported.
               Yields an `AwsStack`. Route invokes to real handlers with `devstack.lambdas`.
+              Every call made as a function is checked against that function's role
+              (tests/iam_guard.py); a denial fails the test at teardown.
+- `iam_guard` the guard the `aws` fixture installed (its recorded calls; `take_denials`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from moto import mock_aws
 
 from devstack.stack import StackResources, create_stack
 from devstack.template import load_sam_template, transform_template
+from tests.iam_guard import IamGuard, enforce, function_roles, installed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -84,4 +88,12 @@ def aws(aws_env: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
         )
         for name, value in stack.environment.items():
             monkeypatch.setenv(name, value)
-        yield stack
+        roles = function_roles(template, stack.resolver, stack.function_names)
+        with enforce(IamGuard(roles, stack.account_id)) as guard:
+            yield stack
+        guard.assert_clean()
+
+
+@pytest.fixture
+def iam_guard(aws: AwsStack) -> IamGuard:
+    return installed()

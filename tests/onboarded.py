@@ -17,6 +17,7 @@ from sis_sync.clever.client import CleverClient
 from sis_sync.model import SyncRun
 from sis_sync.onboarding import onboard_district
 from sis_sync.polling import poll_district
+from tests.iam_guard import acting_as
 
 DISTRICT = "d-test"
 TOKEN = "district-token-1"
@@ -24,11 +25,12 @@ T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 def poll(sync_id: str) -> SyncRun:
-    """A real poll, whose Clever client records its back-off waits instead of sleeping them."""
+    """A real poll as the poll function, whose Clever client skips its back-off waits."""
     poller = services.poller()
     url = services.environment().clever_api_url
     poller = replace(poller, clever=lambda token: CleverClient(url, token, sleep=lambda _: None))
-    return poll_district(poller, DISTRICT, sync_id, trigger="test")
+    with acting_as("PollCleverFunction"):
+        return poll_district(poller, DISTRICT, sync_id, trigger="test")
 
 
 @pytest.fixture

@@ -25,6 +25,20 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# SAM packages functions/api/ as the function's root: `routes` is a top-level package there, and
+# tests, mypy and the devstack put functions/api on the import path to import it the same way.
+from routes import (
+    audit,
+    auth_config,
+    clever_schools,
+    dashboard,
+    districts,
+    holds,
+    links,
+    meta,
+    schools,
+    sync,
+)
 from sis_sync.api.errors import (
     ApiError,
     BadRequestError,
@@ -37,28 +51,13 @@ from sis_sync.api.errors import (
 from sis_sync.links import ExpiredLinkError, InvalidLinkError
 from sis_sync.observability import logger, metrics, tracer
 
-try:  # tests and the devstack import this module as functions.api.app
-    from .routes import audit, clever_schools, dashboard, districts, holds, links, meta, schools, sync
-except ImportError:  # in Lambda, app.py is a top-level module beside its routes package
-    from routes import (  # type: ignore[import-not-found,no-redef]
-        audit,
-        clever_schools,
-        dashboard,
-        districts,
-        holds,
-        links,
-        meta,
-        schools,
-        sync,
-    )
-
 TITLE = "sis-sync admin API"
 VERSION = "1.0.0"
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
 )
-for module in (meta, districts, schools, holds, sync, clever_schools, audit, links, dashboard):
+for module in (meta, auth_config, districts, schools, holds, sync, clever_schools, audit, links, dashboard):
     app.include_router(module.router)
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sis_sync import services
 from sis_sync.model import SyncRun
 from sis_sync.observability import logger, metrics, tracer
-from sis_sync.polling import Poller, poll_district, sync_id_for
+from sis_sync.polling import Poller, parked, poll_district, sync_id_for
 
 EVERY_DISTRICT = datetime.max.replace(tzinfo=UTC)  # "due by the end of time"
 
@@ -39,7 +39,13 @@ class PollRequest(BaseModel):
 
 
 def _due_runs(poller: Poller, scheduled: ScheduledEvent) -> list[SyncRun]:
-    due = list(poller.state.districts_due(EVERY_DISTRICT if scheduled.detail.poll_all else scheduled.time))
+    due = [
+        district
+        for district in poller.state.districts_due(
+            EVERY_DISTRICT if scheduled.detail.poll_all else scheduled.time
+        )
+        if not parked(district)
+    ]
     runs = []
     for district in due:
         sync_id = sync_id_for(district.district_id, scheduled.time)

@@ -8,7 +8,7 @@ from pathlib import Path
 from clever_simulator.demo import load_demo_district
 from clever_simulator.district import GeneratedDistrict
 from clever_simulator.roster import RosterSource
-from clever_simulator.server import CleverSimulator
+from clever_simulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, CleverSimulator
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--token", help="the district bearer token to accept (default: derived from the district)"
+    )
+    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="the Clever app's client id")
+    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET, help="the Clever app's secret")
+    parser.add_argument(
+        "--admin-email", action="append", default=[], help="a district admin's e-mail (repeatable)"
     )
     parser.add_argument("--page-size-cap", type=int, help="serve at most this many records per page")
     parser.add_argument("--rate-limit", type=int, help="enforce this many requests per minute per token")
@@ -49,15 +54,23 @@ def main(argv: list[str] | None = None) -> None:
             students_per_section=args.students_per_section,
             staff_per_school=args.staff_per_school,
             unshared_schools=args.unshared_schools,
+            admin_emails=args.admin_email,
         )
     tokens = {args.token: district.district_id} if args.token else None
-    sim = CleverSimulator(district, tokens=tokens, page_size_cap=args.page_size_cap)
+    sim = CleverSimulator(
+        district,
+        tokens=tokens,
+        page_size_cap=args.page_size_cap,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+    )
     if args.rate_limit:
         sim.faults.rate_limit(args.rate_limit)
     base_url = sim.start(args.host, args.port)
     print(f"Clever simulator serving district {district.district_id} at {base_url}", flush=True)
     print(f"CLEVER_API_URL={base_url}", flush=True)
     print(f"CLEVER_DISTRICT_TOKEN={sim.token}", flush=True)
+    print(f"Clever app: client id {args.client_id}, tokens at {base_url}/oauth/tokens", flush=True)
     try:
         sim.wait()
     except KeyboardInterrupt:

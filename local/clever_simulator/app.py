@@ -1,4 +1,4 @@
-"""Flask routes of the simulated Clever Data API v3.0 (plus ``/oauth/tokens``)."""
+"""Flask routes of the simulated Clever Data API v3.0 (plus ``/oauth/tokens`` and the sign-in)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask import Flask, Response, g, request
 from clever_simulator.control import control_blueprint
 from clever_simulator.listing import InvalidCursorError
 from clever_simulator.roster import Listing, Record, Resource, Role
+from clever_simulator.sign_in import sign_in_blueprint
 
 if TYPE_CHECKING:
     from clever_simulator.server import CleverSimulator
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
 CONTROL_PREFIX = "/__sim"
+SSO_PATHS = ("/v3.0/me", "/userinfo")
 _ERROR_PAGE = (
     "<html><head><title>{status} {reason}</title></head>"
     "<body><center><h1>{status} {reason}</h1></center><hr><center>nginx</center></body></html>"
@@ -66,6 +68,7 @@ def _role() -> Role | None:
 def create_app(sim: CleverSimulator) -> Flask:
     app = Flask("clever_simulator")
     app.register_blueprint(control_blueprint(sim), url_prefix=CONTROL_PREFIX)
+    app.register_blueprint(sign_in_blueprint(sim))  # Log in with Clever: /oauth/authorize, POST /oauth/tokens
 
     @app.before_request
     def faults_auth_and_rate_limit() -> Response | None:
@@ -80,10 +83,15 @@ def create_app(sim: CleverSimulator) -> Flask:
         g.rate = sim.rate_limiter.hit(token or request.remote_addr or "", sim.faults.rate_limit_per_minute)
         if not g.rate.allowed:
             return _json({"error": "rate_limit_exceeded", "message": "Too Many Requests"}, 429)
-        if path.startswith("/v3.0"):
+        if path in SSO_PATHS:  # a user's SSO token, not a district's
+            g.owner = sim.token_owner(token) if token else None
+            if g.owner is None or sim.faults.is_revoked(token or ""):
+                return _unauthorized("invalid_token", "The access token is unknown")
+        elif path.startswith("/v3.0"):
             if token is None:
                 return _unauthorized("invalid_request", "Missing bearer token")
-            if token not in sim.tokens or sim.tokens[token] != sim.district.district_id:
+            g.district = sim.district_for(token)
+            if g.district is None:
                 return _unauthorized("invalid_token", "The access token is unknown")
             if sim.faults.is_revoked(token):
                 return _unauthorized("invalid_token", "The access token has been revoked")
@@ -158,7 +166,7 @@ def create_app(sim: CleverSimulator) -> Flask:
 
     def serve_one(resource: Resource, record_id: str) -> Response:
         with sim.lock:
-            record = sim.district.get(resource, record_id)
+            record = g.district.get(resource, record_id)
         if record is None:
             return _message(404, "Resource not found")
         return _json({"data": record, "links": [{"rel": "self", "uri": request.path}]})
@@ -167,7 +175,7 @@ def create_app(sim: CleverSimulator) -> Flask:
         if resource is Resource.USERS and "role" in request.args and _role() is None:
             return _message(400, "role must be one of " + ", ".join(r.value for r in Role))
         with sim.lock:
-            listing = sim.district.listing(resource, _role())
+            listing = g.district.listing(resource, _role())
         return serve_listing(listing, resource)
 
     for resource in Resource:
@@ -187,20 +195,47 @@ def create_app(sim: CleverSimulator) -> Flask:
         if "role" in request.args and _role() is None:
             return _message(400, "role must be one of student, teacher, staff")
         with sim.lock:
-            listing = sim.district.school_users(school_id, _role())
+            listing = g.district.school_users(school_id, _role())
         return serve_listing(listing, Resource.USERS)
 
     @app.get("/v3.0/schools/<school_id>/sections")
     def school_sections(school_id: str) -> Response:
         with sim.lock:
-            listing = sim.district.school_sections(school_id)
+            listing = g.district.school_sections(school_id)
         return serve_listing(listing, Resource.SECTIONS)
 
     @app.get("/v3.0/users/<user_id>/mycontacts")
     def user_contacts(user_id: str) -> Response:
         with sim.lock:
-            listing = sim.district.user_contacts(user_id)
+            listing = g.district.user_contacts(user_id)
         return serve_listing(listing, Resource.USERS)
+
+    @app.get("/v3.0/me")
+    def me() -> Response:
+        owner = g.owner
+        data = {"id": owner["id"], "district": owner["district"], "type": owner["type"]}
+        return _json({"data": data, "links": [{"rel": "canonical", "uri": f"/v3.0/users/{owner['id']}"}]})
+
+    @app.get("/userinfo")
+    def userinfo() -> Response:
+        """The OIDC claims Clever's `/userinfo` answers (Clever leaves e-mails unverified)."""
+        owner = g.owner
+        user = owner["user"]
+        name = user.get("name", {})
+        return _json(
+            {
+                "sub": owner["id"],
+                "multi_role_user_id": owner["id"],
+                "user_type": owner["type"],
+                "district": owner["district"],
+                "district_id": owner["district"],
+                "email": user.get("email", ""),
+                "email_verified": False,
+                "given_name": name.get("first", ""),
+                "family_name": name.get("last", ""),
+                "name": name,
+            }
+        )
 
     @app.get("/oauth/tokens")
     def oauth_tokens() -> Response:

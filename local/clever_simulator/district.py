@@ -50,7 +50,10 @@ class GeneratedDistrict:
         co_teaching_share: float = 0.1,
         unshared_schools: int = 0,
         state: str = "running",
+        admin_emails: Sequence[str] = (),
     ) -> None:
+        """`admin_emails` replace the generated e-mails of the first district admins (the devstack
+        makes its sign-in address one of them)."""
         self.seed = seed
         self.layout = DistrictLayout(
             seed=seed,
@@ -63,7 +66,8 @@ class GeneratedDistrict:
             dual_enrollment_share=dual_enrollment_share,
             co_teaching_share=co_teaching_share,
         )
-        self.district_admins = district_admins
+        self.district_admins = max(district_admins, len(admin_emails))
+        self.admin_emails = tuple(admin_emails)
         self.unshared_schools = unshared_schools
         self.codec = IdCodec(seed)
         self._district_id = self.codec.encode(Kind.DISTRICT, 0)
@@ -145,7 +149,10 @@ class GeneratedDistrict:
             return records.district()
         if kind is Kind.SECTION:
             return records.section(index, lambda student: student not in self._removed_students)
-        return builders[kind](index)
+        record = builders[kind](index)
+        if kind is Kind.DISTRICT_ADMIN and index < len(self.admin_emails):
+            record["email"] = self.admin_emails[index]
+        return record
 
     def district_record(self) -> Record:
         return self._records.district()

@@ -17,7 +17,7 @@ from clever_simulator.district import GeneratedDistrict
 from clever_simulator.faults import Faults
 from clever_simulator.ratelimit import RateLimiter
 from clever_simulator.request_counter import RequestCounter
-from clever_simulator.roster import Record, RosterSource
+from clever_simulator.roster import Record, Resource, Role, RosterSource
 from clever_simulator.scenarios import Scenarios
 
 DISTRICT_SCOPES = (
@@ -61,12 +61,18 @@ class CleverSimulator:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.district: RosterSource = district if district is not None else GeneratedDistrict()
+        """The first district: the one scenarios change (and the only one, unless more are added)."""
         district_id = self.district.district_id
+        self.districts: dict[str, RosterSource] = {district_id: self.district}
+        """Every district served, by Clever id; a token reads the district it was issued for."""
         self.tokens: dict[str, str] = dict(tokens) if tokens else {default_token(district_id): district_id}
         self.client_credentials = (client_id, client_secret)
+        self.user_tokens: dict[str, tuple[str, str]] = {}
+        """A user's SSO bearer token (what Log in with Clever hands the app) -> (district, user id)."""
         self.page_size_cap = page_size_cap
         """Serve at most this many records per page whatever ``limit`` asks (as real servers may)."""
         self.sleep = sleep
+        self.clock = clock
         self.lock = threading.RLock()
         """Held while a page is read or a scenario mutates the district."""
         self.faults = Faults()
@@ -96,6 +102,84 @@ class CleverSimulator:
         with self.lock:
             self._page_numbers[(listing, starting_after)] = number
 
+    # -- districts and the app's tokens (a district authorizing or removing the app) --
+
+    def add_district(self, district: RosterSource, token: str | None = None) -> str:
+        """Serve another district, which authorizes the app at once; returns its token."""
+        with self.lock:
+            if district.district_id in self.districts:
+                raise ValueError(f"district {district.district_id} is already served")
+            self.districts[district.district_id] = district
+        return self.connect(district.district_id, token)
+
+    def connect(self, district_id: str, token: str | None = None) -> str:
+        """The district (re-)authorizes the app: its token is listed again (a new one if given)."""
+        with self.lock:
+            if district_id not in self.districts:
+                raise KeyError(district_id)
+            issued = token or default_token(district_id)
+            self.tokens[issued] = district_id
+        return issued
+
+    def disconnect(self, district_id: str) -> list[str]:
+        """The district removes the app: its tokens are no longer listed and no longer work."""
+        with self.lock:
+            if district_id not in self.districts:
+                raise KeyError(district_id)
+            removed = [token for token, owner in self.tokens.items() if owner == district_id]
+            for token in removed:
+                del self.tokens[token]
+        return removed
+
+    def district_for(self, token: str) -> RosterSource | None:
+        """The district a token reads, or None for a token Clever does not know."""
+        with self.lock:
+            owner = self.tokens.get(token)
+            return self.districts.get(owner) if owner is not None else None
+
+    def issue_user_token(self, user_id: str, token: str | None = None) -> str:
+        """An SSO token for one user of any district served (KeyError for an unknown user)."""
+        with self.lock:
+            owner = next(
+                (cid for cid, d in self.districts.items() if d.get(Resource.USERS, user_id) is not None), None
+            )
+            if owner is None:
+                raise KeyError(user_id)
+            issued = token or hashlib.sha1(f"sim-sso/{user_id}".encode(), usedforsecurity=False).hexdigest()
+            self.user_tokens[issued] = (owner, user_id)
+        return issued
+
+    def token_owner(self, token: str) -> Record | None:
+        """`/v3.0/me`'s data for an SSO token: the user's id, district and type (None if unknown)."""
+        with self.lock:
+            owner = self.user_tokens.get(token)
+            if owner is None:
+                return None
+            district_id, user_id = owner
+            user = self.districts[district_id].get(Resource.USERS, user_id)
+        if user is None:
+            return None
+        roles = list(user.get("roles", {}))
+        return {"id": user_id, "district": district_id, "type": roles[0] if roles else "user", "user": user}
+
+    def district_summaries(self) -> list[dict[str, Any]]:
+        """Each district served: id, name, its listed tokens and its admins' e-mails."""
+        with self.lock:
+            districts = list(self.districts.values())
+            tokens = dict(self.tokens)
+        return [
+            {
+                "district_id": district.district_id,
+                "name": district.district_record().get("name", ""),
+                "tokens": [token for token, owner in tokens.items() if owner == district.district_id],
+                "admin_emails": [
+                    str(admin.get("email", ""))
+                    for admin in district.listing(Resource.USERS, Role.DISTRICT_ADMIN).page(None, 100).records
+                ],
+            }
+            for district in districts
+        ]
+
     # -- state --
 
     def token_records(self) -> list[Record]:
@@ -115,6 +199,7 @@ class CleverSimulator:
     def state(self) -> dict[str, Any]:
         return {
             "district_id": self.district.district_id,
+            "districts": sorted(self.districts),
             "faults": self.faults.state(),
             "scenarios": [effect.scenario for effect in self.scenarios.applied],
             "page_size_cap": self.page_size_cap,

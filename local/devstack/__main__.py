@@ -35,6 +35,13 @@ sis-sync is running.
 The first sync has run. Press Ctrl-C to stop.""",
         flush=True,
     )
+    cli_env = " ".join(f"{name}={value}" for name, value in devstack.admin_environment().items())
+    print(
+        f"""
+Operator CLI on this devstack (list, onboard, poll, offboard):
+  env {cli_env} PYTHONPATH=layers/common .venv/bin/python -m sis_sync.admin list""",
+        flush=True,
+    )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:

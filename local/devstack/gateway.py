@@ -1,6 +1,7 @@
 """The local API Gateway: a WSGI app that turns HTTP requests into API Gateway v2 (HTTP API)
-events for the `api` function and plays the JWT authorizer, plus the local-only `/dev/*`
-endpoints of DESIGN §5 (never deployed)."""
+events for the `api` function and plays the JWT authorizer (tokens of the local authorization
+server, checked against its JWKS), plus the local-only `/dev/*` endpoints of DESIGN §5 (never
+deployed)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from urllib.parse import quote, urlsplit
 
 from flask import Flask, Response, jsonify, request
 
-from devstack.auth import DevAuthority
+from devstack.auth import JwtAuthorizer, TokenIssuer, TokenRejectedError
 from devstack.lambdas import FakeContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-# Routes API Gateway serves without the JWT authorizer (template.yaml: Auth: NONE).
-PUBLIC_PREFIXES = ("/v1/health", "/v1/links/", "/v1/openapi.json", "/v1/docs", "/static/")
+# Routes API Gateway serves without the JWT authorizer (template.yaml: AuthorizationType: NONE).
+PUBLIC_PREFIXES = ("/v1/health", "/v1/links/", "/v1/openapi.json", "/v1/docs", "/v1/auth-config", "/static/")
 TEXT_TYPES = ("application/json", "text/", "application/javascript", "image/svg+xml")
 
 
@@ -30,13 +31,13 @@ class DevHooks:
 
     def __init__(
         self,
-        default_district: str,
+        district_of: Callable[[str], str | None],
         outbox: Callable[[], list[dict[str, Any]]],
         tick: Callable[[], dict[str, Any]],
         scenario: Callable[[dict[str, Any]], dict[str, Any]] | None,
         panel: Callable[[], str],
     ) -> None:
-        self.default_district = default_district
+        self.district_of = district_of  # an e-mail's district, asked when a token is made
         self.outbox = outbox
         self.tick = tick
         self.scenario = scenario
@@ -81,7 +82,8 @@ def api_event(claims: dict[str, Any] | None) -> dict[str, Any]:
         "timeEpoch": int(now.timestamp() * 1000),
     }
     if claims is not None:
-        context["authorizer"] = {"jwt": {"claims": {k: str(v) for k, v in claims.items()}, "scopes": None}}
+        texts = {name: _claim_text(value) for name, value in claims.items()}
+        context["authorizer"] = {"jwt": {"claims": texts, "scopes": None}}
     query = request.args.to_dict(flat=False)
     return {
         "version": "2.0",
@@ -94,6 +96,11 @@ def api_event(claims: dict[str, Any] | None) -> dict[str, Any]:
         "body": (body.decode() if text else base64.b64encode(body).decode()) if body else None,
         "isBase64Encoded": not text,
     }
+
+
+def _claim_text(value: Any) -> str:
+    """API Gateway hands every claim to the function as a string; a boolean as "true"/"false"."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _to_flask(result: dict[str, Any]) -> Response:
@@ -116,7 +123,7 @@ def _unauthorized(message: str) -> Response:
     return response
 
 
-def create_gateway(api: Handler, authority: DevAuthority, hooks: DevHooks) -> Flask:
+def create_gateway(api: Handler, authorizer: JwtAuthorizer, issuer: TokenIssuer, hooks: DevHooks) -> Flask:
     app = Flask("sis-sync-devstack", static_folder=None)  # /static/ belongs to the api function
     # One event at a time, as in one Lambda execution environment: the resolver keeps per-request
     # state on the module's `app` (Powertools' `app.context`), which concurrent requests would share.
@@ -131,8 +138,9 @@ def create_gateway(api: Handler, authority: DevAuthority, hooks: DevHooks) -> Fl
             response.status_code = 400
             return response
         role = "operator" if payload.get("role") == "operator" else "district_admin"
-        district = payload.get("district_id") or (None if role == "operator" else hooks.default_district)
-        return jsonify({"token": authority.issue(email, district, role)})
+        district = payload.get("district_id") or (None if role == "operator" else hooks.district_of(email))
+        verified = payload.get("email_verified", True) is not False  # tests ask for an unverified one
+        return jsonify({"token": issuer.issue(email, district, role, email_verified=verified)})
 
     @app.get("/dev/outbox")
     def dev_outbox() -> Response:
@@ -165,9 +173,14 @@ def create_gateway(api: Handler, authority: DevAuthority, hooks: DevHooks) -> Fl
     def proxy(path: str) -> Response:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        claims = authority.verify(token) if token else None
-        if claims is None and not _is_public(raw_path()):
-            return _unauthorized("sign in first" if not token else "the token is invalid or expired")
+        claims: dict[str, Any] | None = None
+        if not _is_public(raw_path()):  # public routes have no authorizer: no claims, as on AWS
+            if not token:
+                return _unauthorized("sign in first")
+            try:
+                claims = authorizer.verify(token)
+            except TokenRejectedError as rejected:
+                return _unauthorized(str(rejected))
         event = api_event(claims)
         with one_at_a_time:
             result = api(event, FakeContext(function_name="ApiFunction"))

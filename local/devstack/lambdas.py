@@ -5,6 +5,9 @@ the real handler, and a handler's exception becomes a Lambda function error with
 the exception's class name — what Step Functions' Retry and Catch match on. An `Event` invoke
 (asynchronous) runs the handler on a daemon thread and answers 202 at once, as Lambda does; the
 `InvokeLog` tracks those threads so the devstack and the tests can wait for them (`join`).
+
+While a handler runs, `running_function` names its function (in the handler's own thread), so the
+tests can check each AWS call against that function's role (tests/iam_guard.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +31,24 @@ Handler = Callable[[dict[str, Any], Any], Any]
 ASYNC_WAIT_SECONDS = 120.0
 
 _log = logging.getLogger(__name__)
+
+running_function: ContextVar[str | None] = ContextVar("running_function", default=None)
+"""The name of the function whose handler runs in this context; None outside any handler."""
+
+
+@contextmanager
+def running_as(function_name: str) -> Iterator[None]:
+    """Code in the block runs as `function_name` (a routed invoke, or a test calling domain code)."""
+    token = running_function.set(function_name)
+    try:
+        yield
+    finally:
+        running_function.reset(token)
+
+
+def _run_as(function_name: str, handler: Handler, event: dict[str, Any]) -> Any:
+    with running_as(function_name):
+        return handler(event, FakeContext(function_name=function_name))
 
 
 @dataclass
@@ -129,10 +151,10 @@ def route_lambda_invokes(handlers: Mapping[str, Handler]) -> Iterator[InvokeLog]
         event = json.loads(body) if body else {}
         log.record(name, event)
         if _header(headers, "X-Amz-Invocation-Type") == "Event":
-            log.start_async(name, lambda: handler(event, FakeContext(function_name=name)))
+            log.start_async(name, lambda: _run_as(name, handler, event))
             return b""  # moto answers 202 with an empty body
         try:
-            result = handler(event, FakeContext(function_name=name))
+            result = _run_as(name, handler, event)
         except Exception as error:  # reported to the caller exactly as Lambda would
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(

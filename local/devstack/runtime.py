@@ -21,7 +21,9 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from clever_simulator import CleverSimulator, GeneratedDistrict
-from devstack.auth import DevAuthority
+from devstack.auth import JwtAuthorizer, TokenIssuer
+from devstack.authorization_server import AuthorizationServer, client_from_cognito
+from devstack.federation import federation_from_cognito, lambda_trigger
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
@@ -32,14 +34,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PANEL = Path(__file__).with_name("panel.html")
 REGION = "us-east-1"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-SIMULATED_DISTRICT = "demo"
+SIMULATED_DISTRICT = "demo"  # until the Clever district is known (d-<its Clever id>)
 EXECUTION_WAIT_SECONDS = 120
 
 
 class Devstack:
     def __init__(self, settings: DevstackSettings) -> None:
         self.settings = settings
-        self.authority = DevAuthority()
+        self.issuer: TokenIssuer | None = None  # the local authorization server's signing key
+        self._auth_server: BaseWSGIServer | None = None
         self.simulator: CleverSimulator | None = None
         self.district_id = SIMULATED_DISTRICT
         self.url = ""
@@ -56,23 +59,28 @@ class Devstack:
         """Start everything and run the first sync; returns the dashboard URL."""
         self._isolate_from_real_aws()
         self._start_moto()
+        self._bind_gateway()
+        clever_url, token = self._start_clever()
         self.stack = stack = create_stack(
             ROOT / "template.yaml",
             boto3.Session(region_name=REGION),
             parameters={
                 "SenderEmail": "sis-sync@devstack.local",
-                "DashboardUrl": "http://127.0.0.1",
+                "DashboardUrl": self.url,  # the sign-in callback and the e-mail links
                 # one school at a time: moto's DynamoDB is not thread-safe under concurrent transactions
                 "MapConcurrency": "1",
+                **self._clever_sign_in_parameters(),
             },
         )
-        clever_url, token = self._start_clever()
-        os.environ.update(stack.environment | {"CLEVER_API_URL": clever_url})
+        # the simulator serves Clever's OAuth API (the app's tokens) and its Data API on one URL
+        os.environ.update(stack.environment | {"CLEVER_API_URL": clever_url, "CLEVER_OAUTH_URL": clever_url})
         handlers = stack_handlers(stack.function_names, stack.function_modules)
         self.invokes = self._exit.enter_context(route_lambda_invokes(handlers))
-        self._start_gateway(handlers[stack.function_names["ApiFunction"]])
-        os.environ["DASHBOARD_URL"] = self.url
-        self._onboard(clever_url, token)
+        self._start_gateway(handlers[stack.function_names["ApiFunction"]], clever_url)
+        if self.simulator is not None:
+            self._give_app_credentials(*self.simulator.client_credentials)
+        else:
+            self._onboard(clever_url, token)
         self.tick()
         if self.settings.sync_interval_seconds > 0:
             threading.Thread(target=self._timer, name="poll-timer", daemon=True).start()
@@ -80,8 +88,9 @@ class Devstack:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._gateway is not None:
-            self._gateway.shutdown()
+        for server in (self._gateway, self._auth_server):
+            if server is not None:
+                server.shutdown()
         if self.simulator is not None and self.simulator.serving:
             self.simulator.stop()
         self._exit.close()
@@ -108,42 +117,130 @@ class Devstack:
         os.environ.update(MOTO_PORT=str(port), AWS_ENDPOINT_URL=endpoint)
 
     def _start_clever(self) -> tuple[str, str]:
+        """Clever's URL and district token; sets `district_id` (before the gateway hands out tokens)."""
+        from sis_sync.clever.client import CleverClient
+        from sis_sync.onboarding import district_id_for
+
         if self.settings.clever_api_url:
-            return self.settings.clever_api_url, self.settings.clever_district_token
+            url, token = self.settings.clever_api_url, self.settings.clever_district_token
+            with CleverClient(url, token) as client:
+                self.district_id = district_id_for(client.district().id)
+            return url, token
         district = GeneratedDistrict(
             self.settings.seed,
             schools=self.settings.schools,
             students=self.settings.students,
             unshared_schools=1,
+            # the sign-in address is the district's one Clever admin, so discovery records it
+            district_admins=1,
+            admin_emails=[self.settings.district_admin_email],
         )
         self.simulator = CleverSimulator(district)
+        self.district_id = district_id_for(district.district_id)
         return self.simulator.start("127.0.0.1", 0), self.simulator.token
 
-    def _start_gateway(self, api: Any) -> None:
+    def _clever_sign_in_parameters(self) -> dict[str, str]:
+        """Log in with Clever, with the simulated Clever app (a real Clever app's redirect URIs
+        cannot name this devstack's /oauth2/idpresponse, so only with the simulator)."""
+        if self.simulator is None:
+            return {}
+        client_id, client_secret = self.simulator.client_credentials
+        return {"CleverClientId": client_id, "CleverClientSecret": client_secret}
+
+    def _bind_gateway(self) -> None:
+        """Take the gateway's port first: its URL is the stack's DashboardUrl (the app client's
+        callback and logout URL, the e-mail links). It serves once `_start_gateway` gave it its app."""
+        self._gateway = make_server("127.0.0.1", self.settings.port, _starting, threaded=True)
+        self.url = f"http://127.0.0.1:{self._gateway.server_port}"
+
+    def _start_gateway(self, api: Any, clever_url: str) -> None:
+        assert self._gateway is not None
+        issuer, authorizer = self._start_authorization_server(clever_url)
         hooks = DevHooks(
-            default_district=self.district_id,
+            district_of=self.district_of,
             outbox=self.outbox,
             tick=self.tick,
             scenario=self.scenario if self.simulator is not None else None,
             panel=lambda: PANEL.read_text(encoding="utf-8"),
         )
-        app = create_gateway(api, self.authority, hooks)
-        self._gateway = make_server("127.0.0.1", self.settings.port, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._gateway.server_port}"
+        self._gateway.app = create_gateway(api, authorizer, issuer, hooks)
         threading.Thread(target=self._gateway.serve_forever, name="gateway", daemon=True).start()
 
+    def _start_authorization_server(self, clever_url: str) -> tuple[TokenIssuer, JwtAuthorizer]:
+        """The Hosted UI's stand-in for the stack's app clients; the api function is told to sign in
+        there (its AUTH_* variables) and the gateway trusts the ID tokens it signs for either client,
+        as the template's JWT authorizer does."""
+        assert self.stack is not None
+        cognito = boto3.client("cognito-idp")
+        client = client_from_cognito(cognito, os.environ["AUTH_CLIENT_ID"])
+        federation = None
+        if os.environ.get("AUTH_CLEVER_CLIENT_ID"):  # the template's HasCleverSignIn
+            trigger_name = self.stack.function_names["PreTokenGenerationFunction"]
+            trigger = lambda_trigger(boto3.client("lambda"), trigger_name)
+            federation = federation_from_cognito(
+                cognito, os.environ["AUTH_CLEVER_CLIENT_ID"], clever_url, trigger
+            )
+        audiences = [client.client_id] + ([federation.client.client_id] if federation else [])
+        server = make_server("127.0.0.1", 0, _starting, threaded=True)
+        base = f"http://127.0.0.1:{server.server_port}"
+        self.issuer = TokenIssuer(issuer=base, audience=client.client_id)
+        server.app = AuthorizationServer(client, self.issuer, self.district_of, federation=federation).app()
+        self._auth_server = server
+        threading.Thread(target=server.serve_forever, name="authorization-server", daemon=True).start()
+        os.environ.update(
+            AUTH_AUTHORIZE_URL=f"{base}/oauth2/authorize",
+            AUTH_TOKEN_URL=f"{base}/oauth2/token",
+            AUTH_LOGOUT_URL=f"{base}/logout",
+        )
+        authorizer = JwtAuthorizer.from_jwks_url(base, audiences, f"{base}/.well-known/jwks.json")
+        return self.issuer, authorizer
+
+    def district_of(self, email: str) -> str:
+        """The district an e-mail signs in to: the one listing it among its admins, else the
+        devstack's own (asked at sign-in time: districts are onboarded after the gateway starts)."""
+        from sis_sync import services
+
+        wanted = email.strip().lower()
+        for district in services.state_table().districts():
+            if wanted in (address.lower() for address in district.admin_emails):
+                return district.district_id
+        return self.district_id
+
+    def _give_app_credentials(self, client_id: str, client_secret: str) -> None:
+        """Fill the template's Clever app secret, as the operator does after deploying: the
+        discovery step then onboards every district that authorized the (simulated) app."""
+        from sis_sync.store.app_credentials import AppCredentials, AppCredentialsStore
+
+        assert self.stack is not None
+        store = AppCredentialsStore(boto3.client("secretsmanager"), self.stack.secret_arns["CleverAppSecret"])
+        store.put(AppCredentials.model_validate({"client_id": client_id, "client_secret": client_secret}))
+
+    def _add_platform_schools(self) -> None:
+        """A school of the simulated district that Clever does not share: it shows "not connected"."""
+        from sis_sync import services
+        from sis_sync.model import School, SchoolStatus
+
+        assert self.simulator is not None
+        district: GeneratedDistrict = self.simulator.district  # type: ignore[assignment]
+        state = services.state_table()
+        for record in district.unshared_school_records():
+            school = School(
+                district_id=self.district_id,
+                school_id=f"p-{record['id']}",
+                name=record["name"],
+                status=SchoolStatus.NOT_CONNECTED,
+            )
+            state.put_school(school, only_if_new=True)
+
     def _onboard(self, clever_url: str, token: str) -> None:
+        """A real Clever district token without app credentials: onboard that one district."""
         # Imported late: the package's clients are built from the environment exported above.
         from sis_sync import services
         from sis_sync.clever.client import CleverClient
-        from sis_sync.model import School
         from sis_sync.onboarding import onboard_district
 
         services.reset()
         with CleverClient(clever_url, token) as client:
-            if self.simulator is None:
-                self.district_id = f"d-{client.district().id}"
-            unshared = self.simulator.district.unshared_school_records() if self.simulator else []  # type: ignore[attr-defined]
             onboard_district(
                 services.state_table(),
                 services.token_store(),
@@ -151,35 +248,56 @@ class Devstack:
                 district_id=self.district_id,
                 token=token,
                 admin_emails=[self.settings.district_admin_email],
-                platform_schools=[
-                    # a school of the district that Clever does not share: it shows "not connected"
-                    School(district_id=self.district_id, school_id=f"p-{r['id']}", name=r["name"])
-                    for r in unshared
-                ],
                 now=datetime.now(UTC),
+                source="devstack",
             )
+
+    def admin_environment(self) -> dict[str, str]:
+        """What `python -m sis_sync.admin` needs to work on this devstack (moto and its names)."""
+        assert self.stack is not None
+        names = ("STATE_TABLE", "TOKEN_PARAMETER_PREFIX", "CLEVER_API_URL", "POLL_FUNCTION_NAME")
+        return {
+            "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
+            "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "AWS_DEFAULT_REGION": REGION,
+            **{name: os.environ[name] for name in names},
+            "POLL_FUNCTION_NAME": self.stack.function_names["PollCleverFunction"],
+            "NOTIFY_FUNCTION_NAME": self.stack.function_names["NotifyFunction"],
+        }
 
     # -- what /dev/* does --------------------------------------------------------------------------
 
     def tick(self) -> dict[str, Any]:
-        """The scheduled poll of every district, now; returns when its executions have finished."""
+        """The scheduled discovery of districts, then the scheduled poll of every district, now;
+        returns when the poll's executions have finished."""
         assert self.stack is not None
         with self._tick_lock:
-            event = {
-                "id": str(uuid.uuid4()),
-                "source": "aws.events",
-                "detail-type": "Scheduled Event",
-                "time": datetime.now(UTC).isoformat(),
-                "detail": {"poll_all": True},
-            }
-            response = boto3.client("lambda").invoke(
-                FunctionName=self.stack.function_names["PollCleverFunction"], Payload=json.dumps(event)
-            )
-            result: dict[str, Any] = json.loads(response["Payload"].read())
-            if "FunctionError" in response:
-                return {"error": result}
-            self.wait_for_executions()
-            return result
+            discovery = self._scheduled("DiscoverDistrictsFunction", {})
+            if "error" in discovery:
+                return {"discovery": discovery}
+            if self.simulator is not None and self.district_id in discovery.get("onboarded", []):
+                self._add_platform_schools()
+            result = self._scheduled("PollCleverFunction", {"poll_all": True})
+            if "error" not in result:
+                self.wait_for_executions()
+            return result | {"discovery": discovery}
+
+    def _scheduled(self, function: str, detail: dict[str, Any]) -> dict[str, Any]:
+        """Invoke a function with the event its EventBridge schedule would send (moto never fires one)."""
+        assert self.stack is not None
+        event = {
+            "id": str(uuid.uuid4()),
+            "source": "aws.events",
+            "detail-type": "Scheduled Event",
+            "time": datetime.now(UTC).isoformat(),
+            "detail": detail,
+        }
+        response = boto3.client("lambda").invoke(
+            FunctionName=self.stack.function_names[function], Payload=json.dumps(event)
+        )
+        result: dict[str, Any] = json.loads(response["Payload"].read())
+        return {"error": result} if "FunctionError" in response else result
 
     def wait_for_executions(self) -> None:
         """Until the asynchronous invokes in flight (a poll the API asked for, a disconnection
@@ -219,11 +337,38 @@ class Devstack:
             "secondary_contact": lambda: sim.scenarios.secondary_contact(school_id=school).as_json(),
             "rekey": lambda: sim.scenarios.rekey(school_id=school).as_json(),
             "revoke_token": lambda: _done(sim.faults.revoke_token),
+            # a district authorizes the app (another one, or one that removed it) / removes it
+            "add_district": lambda: self._authorize_district(str(request.get("clever_district_id") or "")),
+            "remove_district": lambda: self._remove_district(str(request.get("clever_district_id") or "")),
             "fix_everything": lambda: _done(sim.scenarios.reset, sim.faults.clear),
         }
         if name not in actions:
             return {"error": {"code": "unknown_scenario", "message": f"choose one of {sorted(actions)}"}}
         return {"applied": name, "school_id": school, "effect": actions[name]()}
+
+    def _authorize_district(self, clever_district_id: str) -> dict[str, Any]:
+        """The Clever district authorizes the app again, or a new district (2 schools) does."""
+        assert self.simulator is not None
+        sim = self.simulator
+        if clever_district_id in sim.districts:
+            sim.connect(clever_district_id)
+            return {"clever_district_id": clever_district_id}
+        if clever_district_id:
+            return {
+                "error": {"code": "unknown_district", "message": f"choose one of {sorted(sim.districts)}"}
+            }
+        district = GeneratedDistrict(self.settings.seed + len(sim.districts), schools=2, students=200)
+        sim.add_district(district)
+        return {"clever_district_id": district.district_id}
+
+    def _remove_district(self, clever_district_id: str) -> dict[str, Any]:
+        """The Clever district removes the app: its token is no longer listed (nor accepted)."""
+        assert self.simulator is not None
+        if clever_district_id not in self.simulator.districts:
+            choices = sorted(self.simulator.districts)
+            return {"error": {"code": "unknown_district", "message": f"choose one of {choices}"}}
+        removed = self.simulator.disconnect(clever_district_id)
+        return {"clever_district_id": clever_district_id, "removed_tokens": len(removed)}
 
     def _timer(self) -> None:
         while not self._stop.wait(self.settings.sync_interval_seconds):
@@ -234,3 +379,9 @@ def _done(*steps: Callable[[], object]) -> dict[str, Any]:
     for step in steps:
         step()
     return {}
+
+
+def _starting(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """The app of a server that has its port but does not serve yet (never called)."""
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
+import sys
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,12 +58,16 @@ class StackResources:
     """Logical id -> the function's resolved environment (template Globals merged with its own)."""
     environment: dict[str, str]
     """Union of every function's environment: what an in-process test or devstack exports."""
-    link_key_parameter: str
+    secret_arns: dict[str, str]
+    """Logical id (e.g. "LinkSigningKey") -> ARN of each AWS::SecretsManager::Secret."""
     token_parameter_prefix: str
     sender_email: str
     region: str
     account_id: str
     parameters: dict[str, str] = field(default_factory=dict)
+    resolver: Resolver = field(default_factory=lambda: Resolver({}, {}), compare=False, repr=False)
+    """What the resources were built with: resolves any of the template's intrinsics to these names
+    (the tests resolve the roles' policies with it)."""
 
 
 def create_stack(
@@ -73,7 +77,7 @@ def create_stack(
     parameters: Mapping[str, str] | None = None,
     transformed: Mapping[str, Any] | None = None,
 ) -> StackResources:
-    """Create every data, IAM, Lambda, SSM, SES and Step Functions resource of the template.
+    """Create every secret, data, IAM, log, Lambda, SES and Step Functions resource of the template.
 
     `parameters` override the template's Parameter defaults (required ones without a default must
     be given). `transformed` skips the SAM transform when the caller already has it.
@@ -94,20 +98,23 @@ def create_stack(
     resources: dict[str, dict[str, Any]] = template["Resources"]
     account_id: str = client("sts").get_caller_identity()["Account"]
     parameter_values = _parameter_values(template.get("Parameters", {}), parameters or {})
-    pseudo = {
-        "AWS::Region": region,
-        "AWS::AccountId": account_id,
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::StackName": names_prefix,
-        "AWS::StackId": f"arn:aws:cloudformation:{region}:{account_id}:stack/{names_prefix}/local",
-    }
-    refs, attributes = _physical_names(resources, names_prefix, region, account_id, pseudo | parameter_values)
-    resolver = Resolver(refs, attributes, template.get("Conditions", {}))
     template_dir = template_path.parent
 
     def of_type(kind: str) -> dict[str, dict[str, Any]]:
         return {lid: r for lid, r in resources.items() if r.get("Type") == kind}
+
+    # A secret's Ref is its ARN, whose suffix Secrets Manager picks: create the secrets first, so
+    # that the roles' policies and the functions' environments name ARNs that exist.
+    resolver = stack_resolver(template, names_prefix, region, account_id, parameter_values)
+    secret_arns = {
+        lid: _create_secret(
+            client("secretsmanager"),
+            resolver.resolve({"Ref": lid}),
+            resolver.resolve(resource.get("Properties", {})),
+        )
+        for lid, resource in of_type("AWS::SecretsManager::Secret").items()
+    }
+    resolver = resolver.with_names(secret_arns, {})
 
     for lid, resource in of_type("AWS::IAM::Role").items():
         _create_role(client("iam"), resolver.resolve(resource["Properties"]), resolver.resolve({"Ref": lid}))
@@ -124,8 +131,12 @@ def create_stack(
         _create_bucket(
             client("s3"), name, resolver.resolve(resource.get("Properties", {})), region, policies.get(name)
         )
-    for lid in of_type("AWS::Logs::LogGroup"):
-        client("logs").create_log_group(logGroupName=resolver.resolve({"Ref": lid}))
+    for lid, resource in of_type("AWS::Logs::LogGroup").items():
+        _create_log_group(
+            client("logs"), resolver.resolve({"Ref": lid}), resolver.resolve(resource.get("Properties", {}))
+        )
+    # Cognito makes up its own ids: what references the pool or client from here on gets moto's.
+    resolver = _create_user_pools(client("cognito-idp"), resources, resolver)
 
     functions: dict[str, dict[str, Any]] = {}
     for lid, resource in of_type("AWS::Lambda::Function").items():
@@ -150,10 +161,6 @@ def create_stack(
     environment: dict[str, str] = {}
     for variables in environments.values():
         environment.update(variables)
-    link_key = environment["LINK_KEY_PARAMETER"]
-    client("ssm").put_parameter(
-        Name=link_key, Type="SecureString", Value=secrets.token_urlsafe(48), Overwrite=True
-    )
     sender = environment["SENDER_EMAIL"]
     client("ses").verify_email_identity(EmailAddress=sender)
 
@@ -169,16 +176,39 @@ def create_stack(
         function_modules={lid: _handler_module(template_dir, p) for lid, p in functions.items()},
         function_environments=environments,
         environment=environment,
-        link_key_parameter=link_key,
+        secret_arns=secret_arns,
         token_parameter_prefix=environment["TOKEN_PARAMETER_PREFIX"],
         sender_email=sender,
         region=region,
         account_id=account_id,
         parameters=parameter_values,
+        resolver=resolver,
     )
 
 
 # ------------------------------------------------------------------ names
+
+
+def stack_resolver(
+    template: Mapping[str, Any],
+    names_prefix: str,
+    region: str,
+    account_id: str,
+    parameter_values: Mapping[str, str],
+) -> Resolver:
+    """The resolver `create_stack` builds with: the same physical names, so anything resolved with
+    it (e.g. the roles' policies the tests enforce) names exactly the resources in moto."""
+    pseudo = {
+        "AWS::Region": region,
+        "AWS::AccountId": account_id,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackName": names_prefix,
+        "AWS::StackId": f"arn:aws:cloudformation:{region}:{account_id}:stack/{names_prefix}/local",
+    }
+    known = {**pseudo, **parameter_values}
+    refs, attributes = _physical_names(template["Resources"], names_prefix, region, account_id, known)
+    return Resolver(refs, attributes, template.get("Conditions", {}))
 
 
 def _parameter_values(definitions: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
@@ -234,6 +264,8 @@ def _physical_names(
         elif kind == "AWS::Cognito::UserPool":
             refs[lid] = f"{region}_{prefix.replace('-', '')}"[:55]
             attributes[f"{lid}.Arn"] = f"arn:aws:cognito-idp:{region}:{account}:userpool/{refs[lid]}"
+        elif kind == "AWS::SecretsManager::Secret":
+            refs[lid] = early.resolve(properties.get("Name", name))  # its name, until it has an ARN
         elif kind == "AWS::Lambda::LayerVersion":
             refs[lid] = f"arn:aws:lambda:{region}:{account}:layer:{name}:1"
         else:
@@ -260,6 +292,62 @@ def _create_role(iam: Any, properties: Mapping[str, Any], name: str) -> None:
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         except iam.exceptions.NoSuchEntityException:  # moto lacks some AWS-managed policies
             continue
+
+
+# ------------------------------------------------------------------ Secrets Manager, CloudWatch Logs
+
+_RANDOM_PASSWORD_OPTIONS = (
+    "PasswordLength",
+    "ExcludeCharacters",
+    "ExcludeNumbers",
+    "ExcludePunctuation",
+    "ExcludeUppercase",
+    "ExcludeLowercase",
+    "IncludeSpace",
+    "RequireEachIncludedType",
+)
+
+
+def _create_secret(secretsmanager: Any, name: str, properties: Mapping[str, Any]) -> str:
+    """The secret as CloudFormation makes it, its value generated (GenerateSecretString, by Secrets
+    Manager's own generator), given (SecretString) or none yet (set after deploy). Returns its ARN."""
+    known = {"Name", "Description", "KmsKeyId", "Tags", "GenerateSecretString", "SecretString"}
+    _refuse_unknown("AWS::SecretsManager::Secret", properties, known)
+    if {"GenerateSecretString", "SecretString"} <= set(properties):
+        raise ValueError(f"secret {name}: GenerateSecretString and SecretString exclude each other")
+    kwargs: dict[str, Any] = {
+        k: properties[k] for k in ("Description", "KmsKeyId", "Tags") if k in properties
+    }
+    if "SecretString" in properties:
+        kwargs["SecretString"] = properties["SecretString"]
+    if "GenerateSecretString" in properties:
+        kwargs["SecretString"] = _generated_secret_string(secretsmanager, properties["GenerateSecretString"])
+    arn: str = secretsmanager.create_secret(Name=name, **kwargs)["ARN"]
+    return arn
+
+
+def _generated_secret_string(secretsmanager: Any, generate: Mapping[str, Any]) -> str:
+    _refuse_unknown(
+        "GenerateSecretString",
+        generate,
+        {*_RANDOM_PASSWORD_OPTIONS, "GenerateStringKey", "SecretStringTemplate"},
+    )
+    options = {k: generate[k] for k in _RANDOM_PASSWORD_OPTIONS if k in generate}
+    if "PasswordLength" in options:
+        options["PasswordLength"] = int(options["PasswordLength"])
+    password: str = secretsmanager.get_random_password(**options)["RandomPassword"]
+    if "GenerateStringKey" not in generate:
+        return password
+    # as CloudFormation does: the password under GenerateStringKey in the JSON SecretStringTemplate
+    template = json.loads(generate.get("SecretStringTemplate", "{}"))
+    return json.dumps(template | {generate["GenerateStringKey"]: password})
+
+
+def _create_log_group(logs: Any, name: str, properties: Mapping[str, Any]) -> None:
+    _refuse_unknown("AWS::Logs::LogGroup", properties, {"LogGroupName", "RetentionInDays"})
+    logs.create_log_group(logGroupName=name)
+    if "RetentionInDays" in properties:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(properties["RetentionInDays"]))
 
 
 # ------------------------------------------------------------------ DynamoDB
@@ -383,6 +471,75 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     return api
 
 
+# ------------------------------------------------------------------ Cognito
+
+_USER_POOL_KNOWN = {
+    "UserPoolName",
+    "UsernameAttributes",
+    "AutoVerifiedAttributes",
+    "MfaConfiguration",
+    "EnabledMfas",
+    "DeletionProtection",
+    "AdminCreateUserConfig",
+    "AccountRecoverySetting",
+    "Policies",
+    "Schema",
+    "LambdaConfig",
+}
+
+
+def _create_user_pools(
+    cognito: Any, resources: Mapping[str, Mapping[str, Any]], resolver: Resolver
+) -> Resolver:
+    """User pools, their Hosted UI domains and app clients; returns `resolver` with their real ids."""
+
+    def of_type(kind: str) -> dict[str, Mapping[str, Any]]:
+        # a resource whose Condition is false (the Clever sign-in client without Clever) is not made
+        return {
+            lid: r
+            for lid, r in resources.items()
+            if r.get("Type") == kind and ("Condition" not in r or resolver.condition(r["Condition"]))
+        }
+
+    refs: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    for lid, resource in of_type("AWS::Cognito::UserPool").items():
+        properties = dict(resolver.resolve(resource.get("Properties", {})))
+        _refuse_unknown("AWS::Cognito::UserPool", properties, _USER_POOL_KNOWN)
+        name = properties.pop("UserPoolName", lid)
+        enabled_mfas = properties.pop("EnabledMfas", [])
+        pool = cognito.create_user_pool(PoolName=name, **properties)["UserPool"]
+        if "SOFTWARE_TOKEN_MFA" in enabled_mfas:
+            cognito.set_user_pool_mfa_config(
+                UserPoolId=pool["Id"],
+                SoftwareTokenMfaConfiguration={"Enabled": True},
+                MfaConfiguration=properties.get("MfaConfiguration", "OFF"),
+            )
+        refs[lid] = pool["Id"]
+        attributes[f"{lid}.Arn"] = pool["Arn"]
+        provider = f"cognito-idp.{cognito.meta.region_name}.amazonaws.com/{pool['Id']}"
+        attributes[f"{lid}.ProviderName"] = provider
+        attributes[f"{lid}.ProviderURL"] = "https://" + attributes[f"{lid}.ProviderName"]
+    resolver = resolver.with_names(refs, attributes)
+    for lid, resource in of_type("AWS::Cognito::UserPoolDomain").items():
+        properties = resolver.resolve(resource["Properties"])
+        _refuse_unknown("AWS::Cognito::UserPoolDomain", properties, {"Domain", "UserPoolId"})
+        cognito.create_user_pool_domain(Domain=properties["Domain"], UserPoolId=properties["UserPoolId"])
+        refs[lid] = properties["Domain"]
+    # federated providers (Log in with Clever) before the clients that name them
+    for lid, resource in of_type("AWS::Cognito::UserPoolIdentityProvider").items():
+        properties = resolver.resolve(resource["Properties"])
+        known = {"UserPoolId", "ProviderName", "ProviderType", "ProviderDetails", "AttributeMapping"}
+        _refuse_unknown("AWS::Cognito::UserPoolIdentityProvider", properties, known | {"IdpIdentifiers"})
+        cognito.create_identity_provider(**properties)
+        refs[lid] = properties["ProviderName"]
+    for lid, resource in of_type("AWS::Cognito::UserPoolClient").items():
+        # CloudFormation's properties are the CreateUserPoolClient request's own
+        created = cognito.create_user_pool_client(**resolver.resolve(resource["Properties"]))
+        refs[lid] = created["UserPoolClient"]["ClientId"]
+    return resolver.with_names(refs, {})
+
+
 # ------------------------------------------------------------------ Lambda
 
 
@@ -414,9 +571,24 @@ def _create_function(lambda_client: Any, name: str, properties: Mapping[str, Any
 
 
 def _handler_module(template_dir: Path, properties: Mapping[str, Any]) -> str:
-    """ "functions/poll_clever/" + "app.lambda_handler" -> "functions.poll_clever.app.lambda_handler"."""
-    code = artifact_path(template_dir, properties["Code"]).relative_to(template_dir)
-    return ".".join([*code.parts, properties["Handler"]])
+    """ "functions/poll_clever/" + "app.lambda_handler" -> "functions.poll_clever.app.lambda_handler".
+
+    The handler module keeps its package name (every function's is `app`), but the modules beside
+    it are imported as Lambda imports them, top-level from the function's folder (the api's
+    `routes`): such a folder must be on the import path, checked here rather than at the first
+    request, since handlers are imported lazily.
+    """
+    folder = artifact_path(template_dir, properties["Code"])
+    handler_file = properties["Handler"].partition(".")[0] + ".py"
+    own = sorted(p.name for p in folder.iterdir() if p.name != handler_file and _is_module(p))
+    roots = {Path(entry or ".").resolve() for entry in sys.path}
+    if own and folder.resolve() not in roots:
+        raise RuntimeError(f"{folder} must be on the import path: its handler imports {own} top-level")
+    return ".".join([*folder.relative_to(template_dir).parts, properties["Handler"]])
+
+
+def _is_module(path: Path) -> bool:
+    return path.suffix == ".py" or (path / "__init__.py").is_file()
 
 
 def _refuse_unknown(what: str, properties: Mapping[str, Any], known: set[str]) -> None:

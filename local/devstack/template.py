@@ -104,6 +104,12 @@ class Resolver:
         self._condition_definitions = dict(conditions or {})
         self._condition_values: dict[str, bool] = {}
 
+    def with_names(self, refs: Mapping[str, str], attributes: Mapping[str, str]) -> Resolver:
+        """This resolver with some physical names replaced (ids a service made up on creation)."""
+        return Resolver(
+            self._refs | dict(refs), self._attributes | dict(attributes), self._condition_definitions
+        )
+
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
             return [self.resolve(item) for item in value]

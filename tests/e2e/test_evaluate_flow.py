@@ -12,6 +12,7 @@ from sis_sync.applying import apply_pending
 from sis_sync.evaluation import evaluate_school
 from sis_sync.model import Decision, SchoolStatus, SyncSchool
 from tests.e2e.flow import hold_one_school, real_handlers, release, roster, schools, sync
+from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT
 
 
@@ -154,17 +155,19 @@ def test_a_crash_part_way_through_an_apply_then_a_retry_leaves_the_clean_result(
         counts=run.changed_schools[0].counts,
     )
     state.put_school(school.model_copy(update={"applied": None, "latest_sync_id": None}))
-    assert evaluate_school(services.evaluator(), DISTRICT, "s002", ref).decision is Decision.APPLY
+    with acting_as("EvaluateHoldsFunction"):
+        assert evaluate_school(services.evaluator(), DISTRICT, "s002", ref).decision is Decision.APPLY
 
     def crash(batch: int) -> None:
         if batch == 2:
             raise TimeoutError("Lambda timed out")
 
     crashing = replace(services.applier(), after_batch=crash)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError), acting_as("ApplyChangesFunction"):
         apply_pending(crashing, DISTRICT, school_id, "s002", mode="apply")
     assert state.get_school(DISTRICT, school_id).applied is None  # type: ignore[union-attr]
-    apply_pending(services.applier(), DISTRICT, school_id, "s002", mode="apply")
+    with acting_as("ApplyChangesFunction"):
+        apply_pending(services.applier(), DISTRICT, school_id, "s002", mode="apply")
 
     # Then the table is the clean run's, item for item, but for the sync id that wrote it
     def strip(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,7 +183,8 @@ def test_retried_tasks_neither_apply_twice_nor_move_state_back(stack: Any, flow:
     after = roster(school_id)
     audit_before, _ = services.state_table().audit(DISTRICT, limit=500)
     # When Step Functions retries the apply task (the same input again)
-    result = apply_pending(services.applier(), DISTRICT, school_id, "s001", mode="apply")
+    with acting_as("ApplyChangesFunction"):
+        result = apply_pending(services.applier(), DISTRICT, school_id, "s001", mode="apply")
     # Then it is recognised as done: no write, no new audit entry
     assert result.outcome == "already_applied"
     assert roster(school_id) == after
@@ -198,7 +202,8 @@ def test_an_older_execution_finishing_last_changes_nothing(stack: Any, flow: Any
     before = services.state_table().get_school(DISTRICT, school_id)
     # When an older sync (s002) of that school is evaluated late
     old = next(s for s in first.changed_schools if s.school_id == school_id)
-    result = evaluate_school(services.evaluator(), DISTRICT, "s002", old)
+    with acting_as("EvaluateHoldsFunction"):
+        result = evaluate_school(services.evaluator(), DISTRICT, "s002", old)
     # Then it is superseded and the school is exactly as before
     assert result.superseded
     assert services.state_table().get_school(DISTRICT, school_id) == before
@@ -212,7 +217,8 @@ def test_a_retried_evaluation_returns_the_recorded_decision_and_audits_once(
     [ref] = [s for s in second.changed_schools if s.school_id == school_id]
     audit_before, _ = services.state_table().audit(DISTRICT, limit=500)
     # When Step Functions retries the evaluate task of s002
-    result = evaluate_school(services.evaluator(), DISTRICT, "s002", ref)
+    with acting_as("EvaluateHoldsFunction"):
+        result = evaluate_school(services.evaluator(), DISTRICT, "s002", ref)
     # Then it answers the same hold, asks for no second e-mail, and writes no second audit entry
     assert result.decision is Decision.HOLD
     assert result.reasons == ["emergency_contacts"]

@@ -17,6 +17,7 @@ from sis_sync.polling import poll_district
 from sis_sync.snapshot import Snapshot
 from sis_sync.store.snapshots import SnapshotBucket
 from tests.e2e.flow import hold_one_school, real_handlers, roster, schools, sync
+from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT
 
 
@@ -33,7 +34,8 @@ def snapshot_only(sync_id: str) -> Any:
     poller = replace(
         poller, executions=NoExecutions(), clever=lambda token: CleverClient(url, token, sleep=lambda _: None)
     )
-    return poll_district(poller, DISTRICT, sync_id, trigger="test")
+    with acting_as("PollCleverFunction"):
+        return poll_district(poller, DISTRICT, sync_id, trigger="test")
 
 
 @pytest.fixture
@@ -72,10 +74,12 @@ def test_a_release_that_loses_to_a_newer_sync_leaves_the_roster_as_applied(
 
     def newer_sync_lands(batch: int) -> None:
         if batch == 1:
-            assert evaluate_school(services.evaluator(), DISTRICT, "s003", ref).decision is not Decision.HOLD
+            with acting_as("EvaluateHoldsFunction"):
+                decision = evaluate_school(services.evaluator(), DISTRICT, "s003", ref).decision
+            assert decision is not Decision.HOLD
 
     racing = replace(services.applier(), after_batch=newer_sync_lands)
-    with pytest.raises(StalePendingSyncError):
+    with pytest.raises(StalePendingSyncError), acting_as("ApplyChangesFunction"):
         apply_pending(racing, DISTRICT, school_id, "s002", mode="release")
     # Then nothing of s002 stays in the roster: every applied student is active, and the school
     # remembers no abandoned writes
@@ -104,12 +108,14 @@ def test_an_evaluation_never_undoes_a_commit_that_lands_while_it_thinks(
         def get(self, key: str) -> Snapshot:
             if key == ref.snapshot_key and not self.released:
                 self.released = True
-                apply_pending(services.applier(), DISTRICT, school_id, "s002", mode="release")
+                with acting_as("ApplyChangesFunction"):
+                    apply_pending(services.applier(), DISTRICT, school_id, "s002", mode="release")
             return super().get(key)
 
     base = services.snapshot_bucket()
     evaluator = replace(services.evaluator(), snapshots=ReleaseWhileReading(base._s3, base.bucket))
-    result = evaluate_school(evaluator, DISTRICT, "s003", ref)
+    with acting_as("EvaluateHoldsFunction"):
+        result = evaluate_school(evaluator, DISTRICT, "s003", ref)
     # Then the approved s002 stays applied, and s003 is judged against it (only the new contact)
     school = services.state_table().get_school(DISTRICT, school_id)
     assert school is not None
@@ -131,7 +137,8 @@ def test_an_auto_release_whose_apply_fails_is_applied_by_the_next_poll(
     # When s003 releases the hold (a clean change set) but its apply fails for good
     run = snapshot_only("s003")
     [ref] = [s for s in run.changed_schools if s.school_id == school_id]
-    assert evaluate_school(services.evaluator(), DISTRICT, "s003", ref).decision is Decision.APPLY
+    with acting_as("EvaluateHoldsFunction"):
+        assert evaluate_school(services.evaluator(), DISTRICT, "s003", ref).decision is Decision.APPLY
     school = services.state_table().get_school(DISTRICT, school_id)
     assert school is not None
     assert school.status is SchoolStatus.CONNECTED  # the hold is released, not stuck without reasons

@@ -200,6 +200,38 @@ def test_openapi_document_and_docs_page_are_served(seeded: Any, api: Any) -> Non
     assert "https://" not in docs.text  # nothing loaded from a CDN
 
 
+def test_an_unverified_email_is_401_with_a_clear_message(seeded: Any, api: Any) -> None:
+    claims = admin(DISTRICT) | {"email_verified": "false"}
+    response = api("GET", f"/v1/districts/{DISTRICT}", claims=claims)
+    _error(response, 401, "unauthenticated")
+    assert "not verified" in response.json()["error"]["message"]
+
+
+def test_auth_config_is_public_documented_and_names_the_stacks_client(seeded: Any, api: Any) -> None:
+    # Given the stack built from the template (its user pool client created in moto)
+    [pool] = services.client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"]
+    [client] = services.client("cognito-idp").list_user_pool_clients(UserPoolId=pool["Id"])["UserPoolClients"]
+
+    # When the dashboard asks where to sign in, without a token
+    config = api("GET", "/v1/auth-config", claims=None).json()
+
+    # Then the Hosted UI's endpoints and the public client, as the template wired them
+    hosted_ui = f"https://sis-sync-local.auth.{seeded.region}.amazoncognito.com"
+    assert config == {
+        "authorize_url": f"{hosted_ui}/oauth2/authorize",
+        "token_url": f"{hosted_ui}/oauth2/token",
+        "logout_url": f"{hosted_ui}/logout",
+        "client_id": client["ClientId"],
+        "scopes": ["openid", "email", "profile"],
+        "clever_client_id": None,  # the stack has no Clever app: no Log in with Clever
+    }
+    assert "/v1/auth-config" in api("GET", "/v1/openapi.json", claims=None).json()["paths"]
+    # and the dashboard page may post the code exchange to that origin, and only there
+    policy = api("GET", "/", claims=None).headers["content-security-policy"]
+    assert f"connect-src 'self' {hosted_ui}" in policy
+    assert "frame-ancestors 'none'" in policy
+
+
 def test_unknown_route_is_404_in_the_error_shape(seeded: Any, api: Any) -> None:
     _error(api("GET", "/v1/nothing-here"), 404, "not_found")
 
@@ -370,6 +402,13 @@ def test_changes_csv_is_the_stored_neutralised_csv(seeded: Any, api: Any) -> Non
     assert "'=HYPERLINK" in lines[1]
     assert ",=" not in response.text
     _error(api("GET", f"/v1/districts/{DISTRICT}/schools/{CALM}/changes.csv"), 404)
+
+
+def test_a_changes_csv_gone_from_the_bucket_is_not_found(seeded: Any, api: Any) -> None:
+    # Given the held school's CSV expired from the bucket (the changes/ lifecycle rule)
+    services.client("s3").delete_object(Bucket=seeded.bucket, Key=csv_key(DISTRICT, HELD, "s002"))
+    # When the admin asks for it; Then 404 (S3 says "no such key" only to a role that may list the bucket)
+    _error(api("GET", f"/v1/districts/{DISTRICT}/schools/{HELD}/changes.csv"), 404)
 
 
 @pytest.fixture
@@ -665,9 +704,9 @@ def test_audit_pages_newest_first_with_a_cursor(seeded: Any, api: Any) -> None:
 
 
 def _link(stack: Any, purpose: str, *, now: datetime | None = None, school_id: str = HELD) -> str:
-    key = services.client("ssm").get_parameter(Name=stack.link_key_parameter, WithDecryption=True)
+    key = services.client("secretsmanager").get_secret_value(SecretId=stack.secret_arns["LinkSigningKey"])
     return sign_link(
-        key["Parameter"]["Value"].encode(),
+        key["SecretString"].encode(),
         district_id=DISTRICT,
         school_id=school_id,
         sync_id="s002",

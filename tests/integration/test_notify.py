@@ -29,6 +29,7 @@ from sis_sync.rules import Hold, evaluate
 from sis_sync.settings import HoldThresholds
 from sis_sync.store.state_table import StateTable
 from tests.conftest import AwsStack
+from tests.iam_guard import acting_as
 from tests.unit.test_changes import contact, roster, student
 
 DASHBOARD = "https://sis.example.org"
@@ -116,7 +117,8 @@ def notify(state: StateTable) -> Handler:
     app = importlib.import_module("functions.notify.app")
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = app.lambda_handler(event, FakeContext(function_name="notify"))
+        with acting_as("NotifyFunction"):
+            result: dict[str, Any] = app.lambda_handler(event, FakeContext(function_name="notify"))
         return result
 
     return invoke
@@ -175,7 +177,7 @@ def test_a_hold_is_mailed_to_the_district_admins_with_reasons_and_links(
     assert "Helper 0" not in logs
 
 
-def test_the_signed_csv_link_verifies_with_the_ssm_key_and_expires_after_72_hours(
+def test_the_signed_csv_link_verifies_with_the_generated_key_and_expires_after_72_hours(
     aws: AwsStack, state: StateTable, notify: Handler
 ) -> None:
     holds = real_holds(emergency=False)
@@ -184,8 +186,8 @@ def test_the_signed_csv_link_verifies_with_the_ssm_key_and_expires_after_72_hour
     notify(hold_event(SYNC_1, holds))
 
     token = csv_token(outbox(aws)[0].body)
-    parameter = boto3.client("ssm").get_parameter(Name=aws.link_key_parameter, WithDecryption=True)
-    key = parameter["Parameter"]["Value"].encode()
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=aws.secret_arns["LinkSigningKey"])
+    key = secret["SecretString"].encode()
     claims = verify_link(key, token, datetime.now(UTC), purpose="changes_csv")
     assert (claims.district_id, claims.school_id, claims.sync_id) == (DISTRICT, SCHOOL, SYNC_1)
     issued = datetime.fromtimestamp(claims.iat, tz=UTC)

@@ -143,3 +143,17 @@ def test_a_platform_school_with_the_same_nces_id_is_matched_on_the_first_sync(
     assert school.clever_school_id == clever_school.id
     assert "p-1" in {s.school_id for s in run.changed_schools}
     assert len(list(state.schools(DISTRICT))) == 3
+
+
+def test_a_retried_poll_reuses_the_execution_its_first_attempt_started(stack: Any) -> None:
+    # Given a poll that started its evaluate execution, then died before recording the run as done
+    first = poll("sync-a")
+    assert first.execution_arn
+    state = services.state_table()
+    state.put_sync_run(first.model_copy(update={"status": SyncStatus.RUNNING, "finished_at": None}))
+    # When Lambda retries it with the same sync id
+    again = poll("sync-a")
+    # Then the retry finds that execution (states:DescribeExecution) instead of starting a second one
+    assert again.status is SyncStatus.SUCCEEDED
+    assert again.execution_arn == first.execution_arn
+    assert len(executions(stack)) == 1

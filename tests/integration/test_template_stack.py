@@ -117,9 +117,12 @@ def test_bucket_configuration_matches_the_template(aws: AwsStack) -> None:
 
 
 def test_link_key_sender_and_functions_exist(aws: AwsStack) -> None:
-    key = boto3.client("ssm").get_parameter(Name=aws.link_key_parameter, WithDecryption=True)["Parameter"]
-    assert key["Type"] == "SecureString"
-    assert len(key["Value"]) >= 32
+    # the key the template generates: 64 letters and digits (GenerateSecretString honoured)
+    secret_arn = aws.environment["LINK_KEY_SECRET_ARN"]
+    assert secret_arn == aws.secret_arns["LinkSigningKey"]
+    key = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    assert len(key) == 64
+    assert key.isalnum()
     assert aws.sender_email in boto3.client("ses").list_identities()["Identities"]
     lambda_client = boto3.client("lambda")
     for lid, name in aws.function_names.items():
@@ -127,10 +130,36 @@ def test_link_key_sender_and_functions_exist(aws: AwsStack) -> None:
         assert configuration["FunctionArn"] == aws.function_arns[lid]
         assert configuration["Runtime"] == "python3.11"
         assert configuration["Environment"]["Variables"] == aws.function_environments[lid]
+        named_for_where = {"TOKEN_PARAMETER_PREFIX", "AUTH_TOKEN_URL"}  # a path and a URL, no token
         assert not any(
-            "TOKEN" in n for n in configuration["Environment"]["Variables"] if n != "TOKEN_PARAMETER_PREFIX"
+            "TOKEN" in n for n in configuration["Environment"]["Variables"] if n not in named_for_where
         )
     assert aws.function_modules["PollCleverFunction"] == "functions.poll_clever.app.lambda_handler"
+
+
+def test_every_secret_of_the_template_exists_and_only_generated_ones_have_a_value(
+    aws: AwsStack, template: dict[str, Any]
+) -> None:
+    secrets = boto3.client("secretsmanager")
+    declared = resources_of(template, "AWS::SecretsManager::Secret")
+    assert set(aws.secret_arns) == set(declared)
+    for lid, secret in declared.items():
+        described = secrets.describe_secret(SecretId=aws.secret_arns[lid])
+        properties = secret["Properties"]
+        if {"GenerateSecretString", "SecretString"} & set(properties):
+            assert secrets.get_secret_value(SecretId=described["ARN"])["SecretString"], lid
+        else:  # a value set only after deploy: CloudFormation creates the secret empty
+            with pytest.raises(secrets.exceptions.ResourceNotFoundException):
+                secrets.get_secret_value(SecretId=described["ARN"])
+
+
+def test_every_log_group_exists_with_its_retention(aws: AwsStack, template: dict[str, Any]) -> None:
+    groups = boto3.client("logs").describe_log_groups()["logGroups"]
+    declared = resources_of(template, "AWS::Logs::LogGroup")
+    assert len(groups) == len(declared)
+    assert sorted(g.get("retentionInDays", 0) for g in groups) == sorted(
+        g["Properties"].get("RetentionInDays", 0) for g in declared.values()
+    )
 
 
 def test_exported_environment_points_at_the_created_resources(aws: AwsStack) -> None:
@@ -141,6 +170,23 @@ def test_exported_environment_points_at_the_created_resources(aws: AwsStack) -> 
     assert os.environ["EVALUATE_STATE_MACHINE_ARN"] == aws.evaluate_arn
     assert os.environ["RELEASE_STATE_MACHINE_ARN"] == aws.release_arn
     assert os.environ["TOKEN_PARAMETER_PREFIX"] == "/sis-sync/sis-sync-test/clever-tokens/"
+
+
+def test_the_user_pool_its_hosted_ui_domain_and_public_client_exist_as_the_api_is_told(aws: AwsStack) -> None:
+    cognito = boto3.client("cognito-idp")
+    [pool] = cognito.list_user_pools(MaxResults=10)["UserPools"]
+    [listed] = cognito.list_user_pool_clients(UserPoolId=pool["Id"])["UserPoolClients"]
+    client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=listed["ClientId"])[
+        "UserPoolClient"
+    ]
+    api = aws.function_environments["ApiFunction"]
+    dashboard = aws.environment["DASHBOARD_URL"]
+    assert api["AUTH_CLIENT_ID"] == client["ClientId"]
+    assert (client["CallbackURLs"], client["LogoutURLs"]) == ([dashboard + "/"], [dashboard + "/"])
+    assert (client["AllowedOAuthFlows"], client.get("ClientSecret")) == (["code"], None)
+    domain = cognito.describe_user_pool_domain(Domain="sis-sync-local")["DomainDescription"]
+    assert domain["UserPoolId"] == pool["Id"]
+    assert api["AUTH_TOKEN_URL"] == "https://sis-sync-local.auth.us-east-1.amazoncognito.com/oauth2/token"
 
 
 def test_moto_accepts_both_substituted_definitions(aws: AwsStack) -> None:
@@ -182,11 +228,19 @@ def _label(action: str, resource: str) -> str | None:
     if service == "dynamodb" and "/index/" not in resource:
         table = resource.rsplit("/", 1)[1].removeprefix("sis-sync-test-")
         return f"{table}:{'write' if verb in {'PutItem', 'UpdateItem', 'DeleteItem'} else 'read'}"
-    if service == "s3" and resource.endswith("/*"):
-        return f"bucket:{'write' if verb in {'PutObject', 'DeleteObject'} else 'read'}"
+    if service == "s3":
+        # "<prefix>:read|write" per key prefix granted ("bucket:…" = every key); "bucket:list" = ListBucket
+        keys = resource.split(":::", 1)[1].partition("/")[2]
+        if not keys:
+            return f"bucket:{'list' if verb == 'ListBucket' else verb}"
+        prefix = keys.removesuffix("*").rstrip("/") or "bucket"
+        return f"{prefix}:{'write' if verb in S3_WRITES else 'read'}"
     if service == "ssm" and verb != "DescribeParameters":
-        what = "tokens" if "/clever-tokens/" in resource else "link-key"
+        what = "tokens" if "/clever-tokens/" in resource else "ssm"
         return f"{what}:{'write' if verb == 'PutParameter' else 'read'}"
+    if service == "secretsmanager":  # "<name>-<6 random characters>", named like the tables
+        secret = resource.split(":")[6].rsplit("-", 1)[0].removeprefix("sis-sync-test").lstrip("-/")
+        return f"{secret}:{'read' if verb == 'GetSecretValue' else 'write'}"
     if service == "states":
         return f"{verb}:{resource.split(':')[6].removeprefix('sis-sync-test-')}"
     if service == "lambda":
@@ -196,23 +250,26 @@ def _label(action: str, resource: str) -> str | None:
     return None
 
 
+S3_WRITES = {"PutObject", "DeleteObject", "DeleteObjectVersion", "AbortMultipartUpload"}
+
 EXPECTED_GRANTS = {
     "PollCleverFunction": {
         "StateTable:read",
         "StateTable:write",
-        "bucket:read",
-        "bucket:write",
+        "snapshots:write",
+        "manifests:write",  # the evaluate flow's list of changed schools
         "tokens:read",
         "StartExecution:evaluate",
+        "DescribeExecution:evaluate",  # a retried poll finds the execution it started
         "invoke:NotifyFunction",
     },
-    "EvaluateHoldsFunction": {"StateTable:read", "StateTable:write", "bucket:read", "bucket:write"},
+    "EvaluateHoldsFunction": {"StateTable:read", "StateTable:write", "snapshots:read", "changes:write"},
     "ApplyChangesFunction": {
         "StateTable:read",
         "StateTable:write",
         "RosterTable:read",
         "RosterTable:write",
-        "bucket:read",
+        "snapshots:read",
     },
     "NotifyFunction": {
         "StateTable:read",
@@ -220,28 +277,30 @@ EXPECTED_GRANTS = {
         "IdempotencyTable:read",
         "IdempotencyTable:write",
         "ses:send",
-        "link-key:read",
+        "LinkSigningKey:read",
     },
     "ApiFunction": {
         "StateTable:read",
         "StateTable:write",
         "RosterTable:read",
-        "bucket:read",
+        "changes:read",
+        "bucket:list",  # a missing CSV is a 404, not a 403
         "tokens:read",
         "tokens:write",
-        "link-key:read",
+        "LinkSigningKey:read",
         "invoke:PollCleverFunction",
         "StartExecution:evaluate",
         "StartExecution:ReleaseStateMachine",
         "DescribeExecution:evaluate",
         "DescribeExecution:ReleaseStateMachine",
     },
+    "PreTokenGenerationFunction": {"tokens:read"},  # and a Query of the state table's gsi1 index
     "EvaluateStateMachine": {
         "invoke:EvaluateHoldsFunction",
         "invoke:ApplyChangesFunction",
         "invoke:NotifyFunction",
         "StateTable:write",
-        "bucket:read",  # the manifest of changed schools its Distributed Map reads
+        "manifests:read",  # the list of changed schools its Distributed Map reads
         "StartExecution:evaluate",  # the Distributed Map's child executions
         "DescribeExecution:evaluate",
         "StopExecution:evaluate",

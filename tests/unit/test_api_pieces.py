@@ -42,6 +42,23 @@ def test_incomplete_claims_are_not_an_identity(claims: Any) -> None:
         identity_from_claims(claims)
 
 
+@pytest.mark.parametrize("verified", [None, "false", "False", False, "", "yes"])
+def test_an_unverified_email_is_not_trusted_as_the_actor(verified: Any) -> None:
+    # Given an admin's claims whose e-mail is not (or not said to be) verified
+    claims: dict[str, Any] = admin("d1") | {"email_verified": verified}
+    if verified is None:
+        del claims["email_verified"]
+
+    # When they are turned into an identity / Then 401, and the message says why
+    with pytest.raises(NotAuthenticatedError, match="not verified"):
+        identity_from_claims(claims)
+
+
+@pytest.mark.parametrize("verified", ["true", True])
+def test_a_verified_email_is_the_actor_as_a_string_or_a_boolean_claim(verified: Any) -> None:
+    assert identity_from_claims(admin("d1") | {"email_verified": verified}).email == "admin@example.org"
+
+
 def test_suggestions_prefer_nces_then_state_id_then_similar_names() -> None:
     clever = CleverSchool(
         district_id="d", clever_school_id="c1", name="Lincoln High", nces_id="1", first_seen_sync_id="s"
@@ -73,7 +90,7 @@ def test_cursors_round_trip_and_refuse_anything_else() -> None:
 
 
 def test_static_files_are_served_with_types_and_never_outside_the_folder(tmp_path: Path) -> None:
-    from functions.api.routes.dashboard import static_file
+    from routes.dashboard import static_file
 
     (tmp_path / "index.html").write_text("<h1>x</h1>")
     (tmp_path / "js").mkdir()
@@ -113,7 +130,7 @@ def test_answers_that_need_no_aws(handler: Any) -> None:
 
 
 def test_a_nul_byte_in_a_static_path_is_404_not_500(handler: Any, tmp_path: Path) -> None:
-    from functions.api.routes.dashboard import static_file
+    from routes.dashboard import static_file
 
     with pytest.raises(NotFoundError):
         static_file("app.js\x00", tmp_path)

@@ -9,7 +9,7 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from devstack.auth import DevAuthority
+from devstack.auth import JwtAuthorizer, TokenIssuer
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import route_lambda_invokes
 
@@ -20,9 +20,14 @@ def _gateway(seen: list[dict[str, Any]]) -> Any:
         return {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "body": "{}"}
 
     hooks = DevHooks(
-        default_district="demo", outbox=list, tick=dict, scenario=None, panel=lambda: "<p>panel</p>"
+        district_of=lambda email: "demo", outbox=list, tick=dict, scenario=None, panel=lambda: "<p>panel</p>"
     )
-    return create_gateway(api, DevAuthority(), hooks).test_client()
+    return create_gateway(api, *_signing(), hooks).test_client()
+
+
+def _signing() -> tuple[JwtAuthorizer, TokenIssuer]:
+    issuer = TokenIssuer("http://127.0.0.1:1", "client")
+    return JwtAuthorizer(issuer.issuer, issuer.audience, lambda token: issuer.public_key), issuer
 
 
 def test_the_gateway_passes_the_raw_percent_encoded_path_like_api_gateway() -> None:
@@ -117,8 +122,8 @@ def test_the_gateway_hands_the_api_one_event_at_a_time() -> None:
             inside -= 1
         return {"statusCode": 200, "headers": {}, "body": "{}"}
 
-    hooks = DevHooks(default_district="demo", outbox=list, tick=dict, scenario=None, panel=lambda: "")
-    app = create_gateway(api, DevAuthority(), hooks)
+    hooks = DevHooks(district_of=lambda _: "demo", outbox=list, tick=dict, scenario=None, panel=lambda: "")
+    app = create_gateway(api, *_signing(), hooks)
     threads = [threading.Thread(target=lambda: app.test_client().get("/v1/health")) for _ in range(4)]
     for thread in threads:
         thread.start()

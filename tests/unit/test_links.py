@@ -1,4 +1,4 @@
-"""Signed e-mail links: round trip, expiry on an injected clock, tampering, purpose, the SSM key."""
+"""Signed e-mail links: round trip, expiry on an injected clock, tampering, purpose, the secret key."""
 
 from __future__ import annotations
 
@@ -143,31 +143,34 @@ def test_urls() -> None:
     assert district_page_url("https://sis.example.org", "d-1") == "https://sis.example.org/#/districts/d-1"
 
 
-class FakeSsm:
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:LinkSigningKey-AbCdEf"
+
+
+class FakeSecretsManager:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def get_parameter(self, **kwargs: Any) -> dict[str, Any]:
+    def get_secret_value(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(kwargs)
-        return {"Parameter": {"Value": "s" * 48}}
+        return {"ARN": kwargs["SecretId"], "SecretString": "s" * 64}
 
 
-def test_the_key_is_read_decrypted_once_per_container() -> None:
-    # Given an SSM client / When the key is asked for three times / Then SSM is asked once
-    ssm = FakeSsm()
-    key = LinkKey(ssm, "/sis-sync/test/link-signing-key")
+def test_the_key_is_read_from_its_secret_once_per_container() -> None:
+    # Given a Secrets Manager client / When the key is asked for three times / Then it is read once
+    secretsmanager = FakeSecretsManager()
+    key = LinkKey(secretsmanager, SECRET_ARN)
 
-    assert key.get() == key() == key.get() == b"s" * 48
-    assert ssm.calls == [{"Name": "/sis-sync/test/link-signing-key", "WithDecryption": True}]
-
-
-def test_the_container_key_is_shared_per_client_and_parameter() -> None:
-    ssm, other = FakeSsm(), FakeSsm()
-
-    assert container_link_key(ssm, "/p") is container_link_key(ssm, "/p")
-    assert container_link_key(other, "/p") is not container_link_key(ssm, "/p")
+    assert key.get() == key() == key.get() == b"s" * 64
+    assert secretsmanager.calls == [{"SecretId": SECRET_ARN}]
 
 
-def test_no_parameter_name_is_a_configuration_error() -> None:
-    with pytest.raises(ValueError, match="LINK_KEY_PARAMETER"):
-        LinkKey(FakeSsm(), "").get()
+def test_the_container_key_is_shared_per_client_and_secret() -> None:
+    secretsmanager, other = FakeSecretsManager(), FakeSecretsManager()
+
+    assert container_link_key(secretsmanager, SECRET_ARN) is container_link_key(secretsmanager, SECRET_ARN)
+    assert container_link_key(other, SECRET_ARN) is not container_link_key(secretsmanager, SECRET_ARN)
+
+
+def test_no_secret_arn_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="LINK_KEY_SECRET_ARN"):
+        LinkKey(FakeSecretsManager(), "").get()

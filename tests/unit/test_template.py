@@ -35,7 +35,7 @@ GLOBAL_VARIABLES = {
     "SNAPSHOT_BUCKET",
     "CLEVER_API_URL",
     "TOKEN_PARAMETER_PREFIX",
-    "LINK_KEY_PARAMETER",
+    "LINK_KEY_SECRET_ARN",
     "SENDER_EMAIL",
     "DASHBOARD_URL",
     "POWERTOOLS_SERVICE_NAME",
@@ -44,7 +44,17 @@ GLOBAL_VARIABLES = {
 }
 EXTRA_VARIABLES = {
     "PollCleverFunction": {"EVALUATE_STATE_MACHINE_ARN", "NOTIFY_FUNCTION_NAME"},
-    "ApiFunction": {"EVALUATE_STATE_MACHINE_ARN", "RELEASE_STATE_MACHINE_ARN", "POLL_FUNCTION_NAME"},
+    "ApiFunction": {
+        "EVALUATE_STATE_MACHINE_ARN",
+        "RELEASE_STATE_MACHINE_ARN",
+        "POLL_FUNCTION_NAME",
+        "AUTH_AUTHORIZE_URL",
+        "AUTH_TOKEN_URL",
+        "AUTH_LOGOUT_URL",
+        "AUTH_CLIENT_ID",
+        "AUTH_SCOPES",
+        "AUTH_CLEVER_CLIENT_ID",
+    },
 }
 LAMBDA_RETRY = {
     "ErrorEquals": [
@@ -59,7 +69,7 @@ LAMBDA_RETRY = {
     "BackoffRate": 2.0,
     "JitterStrategy": "FULL",
 }
-SCOPED_SERVICES = ("dynamodb:", "s3:", "ssm:", "states:", "lambda:", "ses:", "kms:")
+SCOPED_SERVICES = ("dynamodb:", "s3:", "ssm:", "states:", "lambda:", "ses:", "kms:", "secretsmanager:")
 PLAUSIBLE_SUBSTITUTIONS = {
     "EvaluateHoldsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-EvaluateHolds",
     "ApplyChangesFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-ApplyChanges",
@@ -154,8 +164,62 @@ def test_no_function_environment_carries_a_secret(template: dict[str, Any]) -> N
     for lid in FUNCTIONS:
         variables = template["Resources"][lid]["Properties"]["Environment"]["Variables"]
         secretish = {n for n in variables if re.search(r"TOKEN|SECRET|PASSWORD|KEY", n)}
-        assert secretish <= {"TOKEN_PARAMETER_PREFIX", "LINK_KEY_PARAMETER"}, lid
+        assert secretish <= {"TOKEN_PARAMETER_PREFIX", "LINK_KEY_SECRET_ARN", "AUTH_TOKEN_URL"}, lid
         assert "CLEVER_DISTRICT_TOKEN" not in variables
+
+
+def test_the_link_signing_key_is_generated_by_the_template(sam_template: dict[str, Any]) -> None:
+    # Nothing is made by hand after `sam deploy` (DESIGN §7): CloudFormation generates the key.
+    resources = sam_template["Resources"]
+    secret = resources["LinkSigningKey"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert generate["PasswordLength"] >= 48
+    assert generate["ExcludePunctuation"] is True
+    assert "SecretString" not in secret["Properties"]
+    variables = sam_template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["LINK_KEY_SECRET_ARN"] == {"Ref": "LinkSigningKey"}
+    assert "LinkKeyParameter" not in sam_template["Outputs"]
+
+
+def test_only_notify_and_api_read_the_link_signing_key(template: dict[str, Any]) -> None:
+    readers = {
+        lid.removesuffix("Role")
+        for lid, role in resources_of(template, "AWS::IAM::Role").items()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if {"Ref": "LinkSigningKey"} in _as_list(statement["Resource"])
+    }
+    assert readers == {"NotifyFunction", "ApiFunction"}
+    for lid in readers:
+        assert _actions_on(template, f"{lid}Role", "LinkSigningKey") == {"secretsmanager:GetSecretValue"}
+
+
+def test_every_function_logs_to_its_own_group_with_retention(template: dict[str, Any]) -> None:
+    # Without a LoggingConfig log group, Lambda creates /aws/lambda/<name> itself, kept forever and
+    # outside the stack: every function (a new one too) names a group of the template instead.
+    functions = resources_of(template, "AWS::Lambda::Function")
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert functions
+    named = {}
+    for lid, function in functions.items():
+        reference = function["Properties"].get("LoggingConfig", {}).get("LogGroup", {})
+        how = "give it an AWS::Logs::LogGroup with RetentionInDays and `LoggingConfig: LogGroup: !Ref` it"
+        assert reference.get("Ref") in groups, f"{lid}: {how}"
+        named[lid] = reference["Ref"]
+        group = groups[reference["Ref"]]
+        assert group["Properties"]["RetentionInDays"] == 90, lid
+        assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Delete", lid
+    assert len(set(named.values())) == len(named), "each function has a group of its own"
+
+
+def test_every_log_group_has_retention(template: dict[str, Any]) -> None:
+    for lid, group in resources_of(template, "AWS::Logs::LogGroup").items():
+        assert group["Properties"].get("RetentionInDays"), lid
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_tables_keys_indexes_ttl_and_protection(sam_template: dict[str, Any]) -> None:
@@ -210,25 +274,38 @@ def test_bucket_is_private_encrypted_versioned_and_keeps_current_snapshots(
 
 def test_http_api_uses_the_cognito_jwt_authorizer_except_public_routes(sam_template: dict[str, Any]) -> None:
     resources = sam_template["Resources"]
-    auth = resources["HttpApi"]["Properties"]["Auth"]
-    jwt = auth["Authorizers"][auth["DefaultAuthorizer"]]["JwtConfiguration"]
-    assert jwt["issuer"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
-    assert jwt["audience"] == [{"Ref": "UserPoolClient"}]
-    assert "CorsConfiguration" not in resources["HttpApi"]["Properties"]
-    routes = {
-        (e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"]
-        .get("Auth", {})
-        .get("Authorizer")
-        for e in resources["ApiFunction"]["Properties"]["Events"].values()
-    }
+    assert resources["HttpApi"]["Type"] == "AWS::ApiGatewayV2::Api"
+    assert "Body" not in resources["HttpApi"]["Properties"]  # routes are resources (no cycle)
+    authorizer = resources_of(sam_template, "AWS::ApiGatewayV2::Authorizer")
+    [(authorizer_id, properties)] = [(lid, r["Properties"]) for lid, r in authorizer.items()]
+    assert properties["AuthorizerType"] == "JWT"
+    assert properties["IdentitySource"] == ["$request.header.Authorization"]
+    jwt = properties["JwtConfiguration"]
+    assert jwt["Issuer"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
+    assert jwt["Audience"] == [
+        {"Ref": "UserPoolClient"},
+        {"Fn::If": ["HasCleverSignIn", {"Ref": "CleverSignInClient"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    integration = resources_of(sam_template, "AWS::ApiGatewayV2::Integration")
+    [(integration_id, target)] = [(lid, r["Properties"]) for lid, r in integration.items()]
+    assert target["IntegrationUri"] == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+    assert target["PayloadFormatVersion"] == "2.0"
+    routes = {}
+    for route in resources_of(sam_template, "AWS::ApiGatewayV2::Route").values():
+        route_properties = route["Properties"]
+        assert route_properties["Target"] == {"Fn::Sub": f"integrations/${{{integration_id}}}"}
+        if route_properties["AuthorizationType"] == "JWT":
+            assert route_properties["AuthorizerId"] == {"Ref": authorizer_id}
+        routes[route_properties["RouteKey"]] = route_properties["AuthorizationType"]
     assert routes == {
-        ("ANY", "/v1/{proxy+}"): "CognitoJwt",
-        ("GET", "/v1/health"): "NONE",
-        ("GET", "/v1/links/{token}"): "NONE",
-        ("GET", "/v1/openapi.json"): "NONE",
-        ("GET", "/v1/docs"): "NONE",
-        ("GET", "/"): "NONE",
-        ("GET", "/static/{proxy+}"): "NONE",
+        "ANY /v1/{proxy+}": "JWT",
+        "GET /v1/health": "NONE",
+        "GET /v1/links/{token}": "NONE",
+        "GET /v1/openapi.json": "NONE",
+        "GET /v1/docs": "NONE",
+        "GET /v1/auth-config": "NONE",
+        "GET /": "NONE",
+        "GET /static/{proxy+}": "NONE",
     }
     pool = resources["UserPool"]["Properties"]
     assert {a["Name"] for a in pool["Schema"]} >= {"district_id", "role"}
@@ -280,6 +357,10 @@ def test_samconfig_has_dev_and_prod_environments() -> None:
         assert deploy["resolve_s3"] is True
         assert "confirm_changeset" in deploy
         assert f"Environment={'dev' if env == 'default' else 'prod'}" in deploy["parameter_overrides"]
+        # no fake defaults: `sam deploy --guided` asks for the sender; the dashboard defaults to the API
+        assert "SenderEmail" not in deploy["parameter_overrides"]
+        assert "DashboardUrl" not in deploy["parameter_overrides"]
+        assert "example." not in json.dumps(config[env])
 
 
 # ------------------------------------------------------------------ state machines
@@ -406,13 +487,40 @@ def test_apply_changes_can_never_delete_from_the_roster(template: dict[str, Any]
     assert not actions & {"dynamodb:DeleteItem", "dynamodb:*"}
 
 
-def test_evaluate_reads_snapshots_and_writes_only_change_csvs(template: dict[str, Any]) -> None:
-    actions = _actions_on(template, "EvaluateHoldsFunctionRole", "SnapshotBucket")
-    assert actions == {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
-    statements = [
-        s
-        for p in template["Resources"]["EvaluateHoldsFunctionRole"]["Properties"]["Policies"]
-        for s in p["PolicyDocument"]["Statement"]
-        if "s3:PutObject" in json.dumps(s["Action"])
-    ]
-    assert all("/changes/*" in json.dumps(s["Resource"]) for s in statements)
+S3_GRANTS = {
+    "PollCleverFunctionRole": {("s3:PutObject", "snapshots/*"), ("s3:PutObject", "manifests/*")},
+    "EvaluateHoldsFunctionRole": {
+        ("s3:GetObject", "snapshots/*"),
+        ("s3:PutObject", "changes/*"),
+        ("s3:AbortMultipartUpload", "changes/*"),
+    },
+    "ApplyChangesFunctionRole": {("s3:GetObject", "snapshots/*")},
+    "NotifyFunctionRole": set(),
+    "ApiFunctionRole": {("s3:GetObject", "changes/*"), ("s3:ListBucket", "")},  # "": the bucket itself
+    "EvaluateStateMachineRole": {("s3:GetObject", "manifests/*")},
+}
+
+
+def _snapshot_bucket_grants(template: dict[str, Any], role: str) -> set[tuple[str, str]]:
+    """(action, key prefix) for every grant of `role` on the snapshot bucket: a PutObject on
+    `changes/*` is not one on `snapshots/*`, and `*` (every key) shows as such."""
+    found: set[tuple[str, str]] = set()
+    for policy in template["Resources"][role]["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for resource in resources:
+                if "SnapshotBucket" not in json.dumps(resource):
+                    continue
+                sub = resource.get("Fn::Sub", "")
+                text = sub if isinstance(sub, str) else sub[0]  # "${SnapshotBucket.Arn}/changes/*"
+                prefix = text.rpartition("}")[2].removeprefix("/")
+                found.update((action, prefix) for action in actions if action.startswith("s3:"))
+    return found
+
+
+@pytest.mark.parametrize("role", sorted(S3_GRANTS))
+def test_snapshot_bucket_grants_are_per_key_prefix(template: dict[str, Any], role: str) -> None:
+    assert _snapshot_bucket_grants(template, role) == S3_GRANTS[role]

@@ -10,14 +10,15 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sis_sync.api.errors import NotFoundError
+from sis_sync.api.sign_in import dashboard_policy
+from sis_sync.config import environment
 
 STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
 STATIC_PREFIX: Final = "/static/"
 TEXT_TYPES: Final = frozenset({"application/javascript", "application/json", "image/svg+xml"})
 
-# The dashboard loads only its own files (no inline script or style) and is never framed.
+# The page's policy (sign_in.dashboard_policy) lets it post only to its own origin and the token endpoint.
 SECURITY_HEADERS: Final = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -47,7 +48,8 @@ def _file_response(relative: str) -> Response:
         status_code=200,
         content_type=content_type,
         body=body,
-        headers={"Cache-Control": "no-cache"} | SECURITY_HEADERS,
+        headers={"Cache-Control": "no-cache", "Content-Security-Policy": dashboard_policy(environment())}
+        | SECURITY_HEADERS,
     )
 
 

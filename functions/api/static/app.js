@@ -1,9 +1,17 @@
-// sis-sync district dashboard. Plain ES module: words, DOM helper, API client, views, actions, router.
-// Every API call carries `Authorization: Bearer <token>`; the token lives in sessionStorage only.
+// sis-sync district dashboard. Plain ES module: words, DOM helper, API client, sign-in, views, actions, router.
+// Every API call carries `Authorization: Bearer <ID token>`. Sign-in is OAuth 2.0 authorization code
+// + PKCE against the endpoints GET /v1/auth-config names (Cognito's Hosted UI, or the devstack's
+// stand-in); the ID token and the pending sign-in live in this tab's sessionStorage only. Log in with
+// Clever is the same flow with the Clever sign-in client and identity_provider=Clever; a cookie
+// remembers only which of the two ways this browser signed in with last (never a token).
 
 // ------------------------------------------------------------------------------------- words
 
-const TOKEN_KEY = 'sis-sync.token';
+const TOKEN_KEY = 'sis-sync.id-token';
+const PENDING_KEY = 'sis-sync.pending-sign-in'; // {verifier, state, returnTo, way, clientId} until the code comes back
+const SIGNED_OUT_KEY = 'sis-sync.signed-out';
+const WAY_COOKIE = 'sis-sync.sign-in-with'; // 'email' or 'clever': a new tab or an e-mail link goes that way at once
+const WAY_DAYS = 30;
 const POLL_EVERY_MS = 2000;
 const POLL_FOR_MS = 30000;
 const BASE = new URL('.', window.location.href).pathname.replace(/\/$/, '');
@@ -179,7 +187,7 @@ const districtPath = (d) => `/v1/districts/${enc(d)}`;
 const post = (path, body) => request(path, { method: 'POST', body });
 
 const api = {
-  devToken: (email) => post('/dev/token', { email }),
+  authConfig: () => request('/v1/auth-config'),
   me: () => request('/v1/me'),
   district: (d) => request(districtPath(d)),
   schools: (d, status) => request(`${districtPath(d)}/schools${status ? `?status=${enc(status)}` : ''}`),
@@ -198,34 +206,186 @@ async function guarded(action, { clearAlert = true } = {}) {
     if (clearAlert) showAlert('');
     return await action();
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return signOut('Your session has ended. Sign in again.');
+    if (error instanceof ApiError && error.status === 401) {
+      return sessionEnded(error.code === 'http_401' ? 'Your session has ended. Sign in again.' : error.message);
+    }
     showAlert(error.message || String(error));
     if (!(error instanceof ApiError)) console.error(error);
     return undefined;
   }
 }
 
-// ------------------------------------------------------------------------------------- sign-in views
+// ------------------------------------------------------------------------------------- sign-in
 
-function renderSignIn(message = '') {
-  state.me = null;
-  renderNav();
-  const email = h('input', { id: 'signin-email', type: 'email', name: 'email', required: true, autocomplete: 'email', 'data-testid': 'signin-email' });
-  const form = h('form', { className: 'card signin', onsubmit: (event) => signIn(event, email.value.trim()) },
-    h('h1', {}, 'Sign in'),
-    message ? h('p', {}, message) : null,
-    h('label', { for: 'signin-email' }, 'E-mail address'),
-    email,
-    h('button', { type: 'submit', className: 'primary', 'data-testid': 'signin-submit' }, 'Sign in'));
-  setView(form);
-  email.focus();
+const OAUTH_ERRORS = {
+  invalid_grant: 'The sign-in code was already used or has expired.',
+  access_denied: 'Sign-in was cancelled or refused.',
+};
+// Cognito wraps a trigger's refusal ("<Trigger> failed with error <message>."): keep the message.
+const TRIGGER_REFUSAL = /^\w+ failed with error (.+?)\.?$/s;
+
+class SignInRefused extends Error {} // an answer that came back refused: the card offers the other ways
+
+const redirectUri = () => `${window.location.origin}${BASE}/`;
+
+function randomText(bytes) {
+  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
-function renderCognitoNotice() {
-  setView(h('section', { className: 'card signin', 'aria-labelledby': 'cognito-title' },
-    h('h1', { id: 'cognito-title' }, 'Sign in with your district account'),
-    h('p', {}, 'This dashboard is deployed without the local test sign-in. Sign-in with your district account (Amazon Cognito) is configured by the operator of sis-sync: open the sign-in address they gave you, then come back to this page.'),
-    h('p', {}, 'If you do not have that address, contact the person who runs sis-sync for your district.')));
+function base64url(buffer) {
+  return btoa(String.fromCharCode(...new Uint8Array(buffer))).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+let authConfigAnswer;
+async function authConfig() {
+  try {
+    authConfigAnswer ??= await api.authConfig();
+    return authConfigAnswer;
+  } catch (error) {
+    throw new Error(`The dashboard cannot find where to sign in: ${error.message}`);
+  }
+}
+
+const rememberedWay = () => document.cookie.split('; ').find((c) => c.startsWith(`${WAY_COOKIE}=`))?.split('=')[1];
+
+function rememberWay(way) {
+  const secure = window.location.protocol === 'https:' ? '; Secure' : '';
+  const age = way ? WAY_DAYS * 24 * 3600 : 0;
+  document.cookie = `${WAY_COOKIE}=${way ?? ''}; Max-Age=${age}; Path=${BASE}/; SameSite=Strict${secure}`;
+}
+
+// To the authorization server; it comes back to this page with ?code=…&state=… (at once, without a
+// prompt, while its own session lasts). The page asked for (#/districts/…) is restored afterwards.
+// `way` is 'email' (the Hosted UI) or 'clever' (Cognito goes straight to Clever's login).
+async function beginSignIn(way = 'email') {
+  sessionStorage.removeItem(SIGNED_OUT_KEY);
+  const config = await authConfig();
+  const clever = way === 'clever' && config.clever_client_id;
+  const clientId = clever ? config.clever_client_id : config.client_id;
+  const pending = { verifier: randomText(48), state: randomText(24), returnTo: window.location.hash, way: clever ? 'clever' : 'email', clientId };
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
+  const challenge = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(pending.verifier)));
+  const url = new URL(config.authorize_url);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: redirectUri(),
+    scope: config.scopes.join(' '),
+    state: pending.state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...(clever ? { identity_provider: 'Clever' } : {}),
+  }).toString();
+  window.location.assign(url.toString());
+}
+
+// Back from the authorization server: check `state`, exchange the code for tokens (PKCE verifier).
+async function finishSignIn(params) {
+  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) ?? 'null');
+  sessionStorage.removeItem(PENDING_KEY); // one answer per sign-in started
+  // the code must stay neither in the address bar nor in the history
+  window.history.replaceState(null, '', `${BASE}/${pending?.returnTo ?? ''}`);
+  if (params.has('error')) {
+    const description = params.get('error_description');
+    const refusal = description?.match(TRIGGER_REFUSAL)?.[1];
+    const reason = refusal ?? OAUTH_ERRORS[params.get('error')] ?? description ?? params.get('error');
+    if (pending?.way === 'clever') {
+      rememberWay(null); // the next visit asks again instead of going back to Clever: no loop
+      throw new SignInRefused(`Log in with Clever was refused: ${reason}`);
+    }
+    throw new SignInRefused(`The sign-in service refused: ${reason}`);
+  }
+  if (!pending || !params.get('state') || params.get('state') !== pending.state) {
+    throw new Error('This sign-in answer does not belong to a sign-in started in this tab, so it was ignored. Nothing was signed in.');
+  }
+  const config = await authConfig();
+  let response;
+  try {
+    response = await fetch(config.token_url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        client_id: pending.clientId ?? config.client_id, // the client the flow started with
+        code: params.get('code') ?? '',
+        redirect_uri: redirectUri(),
+        code_verifier: pending.verifier,
+      }),
+    });
+  } catch {
+    throw new Error('The dashboard cannot reach the sign-in service. Check your connection and try again.');
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok || !answer.id_token) {
+    throw new Error(`Signing in failed: ${OAUTH_ERRORS[answer.error] ?? answer.error_description ?? `the sign-in service answered ${response.status}`}.`);
+  }
+  token.set(answer.id_token);
+  rememberWay(pending.way ?? 'email');
+}
+
+async function signOut() {
+  token.clear();
+  state.me = null;
+  stopPolling();
+  sessionStorage.setItem(SIGNED_OUT_KEY, '1');
+  let config;
+  try {
+    config = await authConfig();
+  } catch {
+    return renderSignedOut();
+  }
+  // Ends the authorization server's session too (else the next sign-in would need no prompt).
+  const url = new URL(config.logout_url);
+  url.search = new URLSearchParams({ client_id: config.client_id, logout_uri: redirectUri() }).toString();
+  window.location.assign(url.toString());
+  return undefined;
+}
+
+function sessionEnded(message) {
+  token.clear();
+  state.me = null;
+  stopPolling();
+  renderSignInProblem(message);
+}
+
+// The sign-in card: the e-mail sign-in, and Log in with Clever where the deployment has it. After a
+// refused answer it also offers Sign out, which ends the sign-in service's session.
+async function signInCard(testid, title, message, buttonText, { offerSignOut = false } = {}) {
+  state.me = null;
+  renderNav();
+  $('#results').replaceChildren();
+  const clever = await authConfig().then((config) => Boolean(config.clever_client_id), () => false);
+  const button = h('button', { type: 'button', className: 'primary', 'data-testid': 'signin-start', onclick: () => startSignIn('email') },
+    clever ? 'Sign in with e-mail' : buttonText);
+  setView(h('section', { className: 'card signin', 'data-testid': testid, 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title' }, title), message ? h('p', {}, message) : null, button,
+    clever ? h('button', { type: 'button', 'data-testid': 'signin-clever', onclick: () => startSignIn('clever') }, 'Log in with Clever') : null,
+    offerSignOut ? h('button', { type: 'button', 'data-testid': 'signin-sign-out', onclick: () => signOut() }, 'Sign out') : null));
+  button.focus();
+}
+
+const renderSignInProblem = (message, refused = false) => signInCard('signin-problem', 'Not signed in', message, 'Sign in again', { offerSignOut: refused });
+const renderSignedOut = () => signInCard('signed-out', 'You have signed out', '', 'Sign in');
+const renderChooseSignIn = () => signInCard('signin-choose', 'Sign in to the SIS sync dashboard', 'District administrators whose district uses Clever can log in with their Clever account.', 'Sign in');
+
+async function startSignIn(way) {
+  try {
+    await beginSignIn(way);
+  } catch (error) {
+    renderSignInProblem(error.message);
+  }
+}
+
+// No token: go the way this browser signed in with last (no prompt while that session lasts); a
+// deployment with Clever sign-in asks a browser that has not signed in yet which way.
+async function signInAgain() {
+  try {
+    const config = await authConfig();
+    const way = config.clever_client_id ? rememberedWay() : 'email';
+    return way ? await beginSignIn(way) : await renderChooseSignIn();
+  } catch (error) {
+    return renderSignInProblem(error.message);
+  }
 }
 
 function renderNav() {
@@ -438,28 +598,6 @@ function renderHistory(history) {
 }
 
 // ------------------------------------------------------------------------------------- actions
-
-async function signIn(event, email) {
-  event.preventDefault();
-  try {
-    showAlert('');
-    const { token: value } = await api.devToken(email);
-    token.set(value);
-    await route();
-  } catch (error) {
-    if (error.status === 404) return renderCognitoNotice();
-    showAlert(error.message);
-  }
-  return undefined;
-}
-
-function signOut(message = '') {
-  token.clear();
-  state.me = null;
-  stopPolling();
-  $('#results').replaceChildren();
-  renderSignIn(message);
-}
 
 function confirmStep(trigger, onYes) {
   document.getElementById('confirm-dialog')?.remove();
@@ -686,7 +824,7 @@ function currentRoute() {
 
 async function route() {
   stopPolling();
-  if (!token.get()) return renderSignIn();
+  if (!token.get()) return sessionStorage.getItem(SIGNED_OUT_KEY) ? renderSignedOut() : signInAgain();
   return guarded(async () => {
     if (!state.me) state.me = await api.me();
     renderNav();
@@ -713,7 +851,9 @@ function start() {
     $('#results').replaceChildren();
     route();
   });
-  route();
+  const answer = new URLSearchParams(window.location.search);
+  if (!answer.has('code') && !answer.has('error')) return route();
+  return finishSignIn(answer).then(route, (error) => renderSignInProblem(error.message, error instanceof SignInRefused));
 }
 
 start();

@@ -2,8 +2,8 @@
 
 A link carries a JWT (PyJWT, HS256) scoped to one district, school and sync and to one purpose (the
 changes CSV or the school's report). It grants reading that one thing until it expires (72 h); the
-API serves it without a login, so it never allows a change. The signing key is an SSM SecureString
-read once per container.
+API serves it without a login, so it never allows a change. The signing key is a Secrets Manager
+secret the template generates (LINK_KEY_SECRET_ARN), read once per container.
 
 Times are checked against an injected clock (`now`), so tests need no sleeping and no real clock:
 PyJWT checks the signature, the algorithm, the audience and that the claims are present, and the
@@ -142,22 +142,23 @@ def _check_key(key: bytes) -> None:
 
 
 class LinkKey:
-    """The link signing key, read from an SSM SecureString on first use and then kept."""
+    """The link signing key, read from its Secrets Manager secret on first use and then kept."""
 
-    def __init__(self, ssm: Any, parameter: str) -> None:
-        """`ssm` is a boto3 SSM client; `parameter` the SecureString's name (LINK_KEY_PARAMETER)."""
-        self._ssm = ssm
-        self._parameter = parameter
+    def __init__(self, secretsmanager: Any, secret_arn: str) -> None:
+        """`secretsmanager` is a boto3 Secrets Manager client; `secret_arn` the secret's ARN
+        (LINK_KEY_SECRET_ARN)."""
+        self._secretsmanager = secretsmanager
+        self._secret_arn = secret_arn
         self._key: bytes | None = None
         self._lock = threading.Lock()
 
     def get(self) -> bytes:
         with self._lock:
             if self._key is None:
-                if not self._parameter:
-                    raise ValueError("LINK_KEY_PARAMETER is not set")
-                parameter = self._ssm.get_parameter(Name=self._parameter, WithDecryption=True)
-                self._key = parameter["Parameter"]["Value"].encode()
+                if not self._secret_arn:
+                    raise ValueError("LINK_KEY_SECRET_ARN is not set")
+                secret = self._secretsmanager.get_secret_value(SecretId=self._secret_arn)
+                self._key = secret["SecretString"].encode()
             return self._key
 
     def __call__(self) -> bytes:
@@ -165,10 +166,10 @@ class LinkKey:
 
 
 @cache
-def container_link_key(ssm: Any, parameter: str) -> LinkKey:
-    """One LinkKey per container (per SSM client and parameter: a client rebuilt by
-    `services.reset()` reads the key afresh)."""
-    return LinkKey(ssm, parameter)
+def container_link_key(secretsmanager: Any, secret_arn: str) -> LinkKey:
+    """One LinkKey per container (per client and secret: a client rebuilt by `services.reset()`
+    reads the key afresh)."""
+    return LinkKey(secretsmanager, secret_arn)
 
 
 __all__ = [

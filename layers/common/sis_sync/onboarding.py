@@ -10,6 +10,25 @@ from sis_sync.model import AuditEntry, District, School, SchoolStatus
 from sis_sync.store.state_table import StateTable
 from sis_sync.store.tokens import TokenStore
 
+SYSTEM = "system"
+
+
+class TokenDistrictMismatchError(ValueError):
+    """The token reads a different Clever district than the one it was listed or recorded for."""
+
+    code = "token_district_mismatch"
+
+
+def district_id_for(clever_district_id: str) -> str:
+    """The platform's id of a district onboarded from Clever: stable, so onboarding runs once."""
+    return f"d-{clever_district_id}"
+
+
+def admin_emails(client: CleverClient) -> list[str]:
+    """The e-mails of the district's Clever `district_admin` users (sorted, no blanks, no repeats)."""
+    users = client.list_all_users("district_admin")
+    return sorted({user.email.strip().lower() for user in users if user.email.strip()})
+
 
 def onboard_district(
     state: StateTable,
@@ -21,12 +40,23 @@ def onboard_district(
     admin_emails: list[str],
     platform_schools: Iterable[School] = (),
     now: datetime,
+    expected_clever_district_id: str | None = None,
+    actor: str = SYSTEM,
+    source: str = "operator",
 ) -> District:
-    """Create the district from Clever's own record (idempotent: an existing district is returned)."""
+    """Create the district from Clever's own record (idempotent: an existing district is returned).
+
+    With `expected_clever_district_id` (the owner Clever lists for the token), a token that reads
+    another district is refused (`TokenDistrictMismatchError`) before anything is written.
+    """
     existing = state.get_district(district_id)
     if existing is not None:
         return existing
     clever_district = client.district()
+    if expected_clever_district_id is not None and clever_district.id != expected_clever_district_id:
+        raise TokenDistrictMismatchError(
+            f"the token of Clever district {expected_clever_district_id} reads district {clever_district.id}"
+        )
     tokens.put(district_id, token)
     district = District(
         district_id=district_id,
@@ -42,10 +72,14 @@ def onboard_district(
         AuditEntry(
             district_id=district_id,
             at=now,
-            actor="system",
+            actor=actor,
             action="district_onboarded",
             result="connected",
-            detail={"clever_district_id": clever_district.id},
+            detail={
+                "clever_district_id": clever_district.id,
+                "source": source,
+                "admins": len(admin_emails),
+            },
         )
     )
     return district

@@ -35,6 +35,17 @@ from sis_sync.store.tokens import MissingTokenError, TokenStore
 
 USER_ROLES: tuple[Role, ...] = ("student", "teacher", "staff", "contact")
 SYSTEM = "system"
+APP_DISCONNECTED = "app_disconnected"  # the district no longer authorizes the app in Clever
+OFFBOARDED = "offboarded"  # an operator took the district off the platform
+PARKED = frozenset({APP_DISCONNECTED, OFFBOARDED})
+
+
+def parked(district: District) -> bool:
+    """Disconnected with no token to poll with: the district removed the app in Clever, or an
+    operator offboarded it. No poll runs (it would only replace that reason with a token error)
+    until Clever lists a token for it again or an operator onboards it again."""
+    error = district.last_error
+    return district.connection is Connection.DISCONNECTED and error is not None and error.code in PARKED
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,17 @@ def poll_district(
     district = state.get_district(district_id)
     if district is None:
         raise LookupError(f"unknown district {district_id}")
+    if parked(district):
+        logger.info("parked district not polled", district_id=district_id, sync_id=sync_id)
+        return SyncRun(
+            district_id=district_id,
+            sync_id=sync_id,
+            trigger=trigger,
+            started_at=poller.now(),
+            finished_at=poller.now(),
+            status=SyncStatus.FAILED,
+            error=district.last_error,
+        )
     run = existing or SyncRun(
         district_id=district_id, sync_id=sync_id, trigger=trigger, started_at=poller.now()
     )
@@ -227,9 +249,36 @@ def _record_failure(poller: Poller, district: District, run: SyncRun, error: Exc
     )
     poller.state.put_district(district)
     if disconnect and was_connected:
-        _audit(poller, district, "district_disconnected", [], run.sync_id, code, {"message": info.message})
-        poller.notify_disconnected(district.district_id, run.sync_id)
+        announce_disconnection(
+            poller.state, poller.notify_disconnected, district, run.sync_id, actor=SYSTEM, at=now
+        )
     return run
+
+
+def announce_disconnection(
+    state: StateTable,
+    notify_disconnected: Callable[[str, str], None],
+    district: District,
+    sync_id: str,
+    *,
+    actor: str,
+    at: datetime,
+) -> None:
+    """The audit entry and the admins' e-mail of a district that just became disconnected (its
+    `last_error` says why); the e-mail is sent once per (district, `sync_id`) whatever the retries."""
+    error = district.last_error
+    state.append_audit(
+        AuditEntry(
+            district_id=district.district_id,
+            at=at,
+            actor=actor,
+            action="district_disconnected",
+            sync_ids=[sync_id],
+            result=error.code if error else "disconnected",
+            detail={"message": error.message} if error else {},
+        )
+    )
+    notify_disconnected(district.district_id, sync_id)
 
 
 def _audit(

@@ -13,12 +13,16 @@ import boto3
 from sis_sync.api.adapters import LambdaPollStarter, S3CsvReader
 from sis_sync.api.context import ApiContext
 from sis_sync.applying import Applier
+from sis_sync.clever.app_tokens import CleverApp
 from sis_sync.clever.client import CleverClient
+from sis_sync.clever_sign_in import SIGN_IN_RETRY, SIGN_IN_TIMEOUT_S, CleverSignIn
 from sis_sync.config import Environment, environment
+from sis_sync.enrollment import Enrollment
 from sis_sync.evaluation import Evaluator
 from sis_sync.links import container_link_key
 from sis_sync.notifications import Notifier
 from sis_sync.polling import Poller
+from sis_sync.store.app_credentials import AppCredentialsStore
 from sis_sync.store.executions import Executions
 from sis_sync.store.mailer import SesMailer
 from sis_sync.store.roster_table import RosterTable
@@ -90,7 +94,7 @@ def notifier() -> Notifier:
     return Notifier(
         state=state_table(),
         mailer=SesMailer(client("sesv2"), env.sender_email),
-        link_key=container_link_key(client("ssm"), env.link_key_parameter),
+        link_key=container_link_key(client("secretsmanager"), env.link_key_secret_arn),
         dashboard_url=env.dashboard_url,
         now=utcnow,
     )
@@ -131,6 +135,38 @@ def admin_api() -> ApiContext:
         polls=LambdaPollStarter(client("lambda"), env.poll_function_name),
         tokens=token_store(),
         clever=clever_client_factory(env),
-        link_key=container_link_key(client("ssm"), env.link_key_parameter),
+        link_key=container_link_key(client("secretsmanager"), env.link_key_secret_arn),
         now=utcnow,
+    )
+
+
+# --- Districts onboarding themselves (functions/discover_districts) ---------------------------------
+
+
+def enrollment() -> Enrollment:
+    """The discovery step's stores and Clever clients, wired to this container's clients."""
+    env = environment()
+    return Enrollment(
+        state=state_table(),
+        tokens=token_store(),
+        credentials=AppCredentialsStore(client("secretsmanager"), env.clever_app_secret_arn),
+        app=lambda credentials: CleverApp(
+            env.clever_oauth_url, credentials.client_id, credentials.client_secret.get_secret_value()
+        ),
+        clever=clever_client_factory(env),
+        now=utcnow,
+        notify_disconnected=notify_disconnected,
+    )
+
+
+# --- Log in with Clever (functions/pre_token_generation) ---------------------------------------------
+
+
+def clever_sign_in() -> CleverSignIn:
+    """The sign-in trigger's stores and a Clever client that fits Cognito's 5-second wait."""
+    url = environment().clever_api_url
+    return CleverSignIn(
+        state=state_table(),
+        tokens=token_store(),
+        clever=lambda token: CleverClient(url, token, retry=SIGN_IN_RETRY, timeout_s=SIGN_IN_TIMEOUT_S),
     )

@@ -75,7 +75,9 @@ def devstack(devstack_env: dict[str, str], request: pytest.FixtureRequest) -> It
             "SYNC_INTERVAL_SECONDS": "0",
             "DISTRICT_ADMIN_EMAIL": ADMIN,
             "DEMO_STUDENTS": "400",
-            "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", ".")),
+            "PYTHONPATH": os.pathsep.join(
+                str(ROOT / p) for p in ("layers/common", "local", ".", "functions/api")
+            ),
         }
     )
     for name in ("CLEVER_API_URL", "CLEVER_DISTRICT_TOKEN"):

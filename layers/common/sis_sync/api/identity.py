@@ -41,9 +41,15 @@ class Identity(BaseModel):
 
 
 def identity_from_claims(claims: Mapping[str, Any] | None) -> Identity:
-    """The identity in Cognito's claims (`email`, `custom:role`, `custom:district_id`), or 401."""
+    """The identity in Cognito's ID-token claims (`email`, `email_verified`, `custom:role`,
+    `custom:district_id`), or 401.
+
+    Only a verified e-mail names the actor (it is what the audit log records). API Gateway hands
+    the claims over as strings, so `email_verified` arrives as "true"."""
     if not claims:
         raise NotAuthenticatedError("sign in first")
+    if str(claims.get("email_verified", "")).lower() != "true":
+        raise NotAuthenticatedError("the sign-in token's e-mail address is not verified")
     try:
         return Identity(
             email=str(claims.get("email", "")),

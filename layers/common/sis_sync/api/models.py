@@ -44,6 +44,21 @@ class Me(BaseModel):
     district_ids: list[str]
 
 
+class AuthConfig(BaseModel):
+    """Where the dashboard signs in: OAuth 2.0 authorization code + PKCE with a public client."""
+
+    authorize_url: str
+    token_url: str
+    logout_url: str
+    client_id: str
+    scopes: list[str]
+    clever_client_id: str | None = Field(
+        default=None,
+        description="App client for Log in with Clever: the same flow with this client id and"
+        " `identity_provider=Clever` on the authorize URL. Null when the deployment has no Clever sign-in.",
+    )
+
+
 # --- districts ------------------------------------------------------------------------------------
 
 

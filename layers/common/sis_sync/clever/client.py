@@ -17,16 +17,17 @@ connection errors back off exponentially with jitter, all bounded by attempts an
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal, ParamSpec, TypeVar
+from typing import Any, Final, Literal, ParamSpec, Self, TypeVar
 
 import httpx
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_exponential_jitter
@@ -40,18 +41,20 @@ from sis_sync.clever.errors import (
     CleverUnavailable,
     snippet,
 )
-from sis_sync.clever.models import CleverModel, Course, District, Page, School, Section, Term, User
+from sis_sync.clever.models import CleverModel, Course, District, Page, School, Section, Single, Term, User
 from sis_sync.observability import logger
 
 DEFAULT_BASE_URL: Final = "https://api.clever.com"
 MAX_PAGE_LIMIT: Final = 10_000
 RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
 AUTH_STATUSES: Final = frozenset({401, 403})
+_CLEVER_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 Role = Literal["student", "teacher", "staff", "district_admin", "contact"]
 QueryParams = Mapping[str, str | int]
 
 M = TypeVar("M", bound=CleverModel)
+B = TypeVar("B", bound=BaseModel)
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -156,17 +159,15 @@ class _StopWhenOverBudget(stop_base):
         return elapsed + retry_state.upcoming_sleep > self._max
 
 
-class CleverClient:
-    """Synchronous Clever Data API v3.0 client for one district token.
-
-    Listings are all-or-nothing (see the module docstring): a page that fails after its retries
-    makes the iterator raise, so only an iterator that ended normally is a complete roster.
-    """
+class CleverHttp:
+    """What every Clever caller shares: one `Authorization` header, bounded retries, `rel=next`
+    paging and the closed set of errors. `CleverClient` (a district's bearer token) and
+    `CleverApp` (the app's own client id and secret) differ only in what they ask Clever."""
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        authorization: str,
         *,
         http: httpx.Client | None = None,
         page_limit: int = MAX_PAGE_LIMIT,
@@ -175,12 +176,10 @@ class CleverClient:
         clock: Callable[[], float] = time.time,
         timeout_s: float = 30.0,
     ) -> None:
-        if not token:
-            raise ValueError("a Clever token is required")
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError("page_limit must be between 1 and 10000")
         self._base = httpx.URL(base_url.rstrip("/"))
-        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._headers = {"Authorization": authorization, "Accept": "application/json"}
         self._owns_http = http is None
         self._http = http or httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)))
         self._page_limit = page_limit
@@ -192,9 +191,9 @@ class CleverClient:
         self.request_count = 0
 
     def __repr__(self) -> str:
-        return f"CleverClient(base_url={str(self._base)!r}, page_limit={self._page_limit})"
+        return f"{type(self).__name__}(base_url={str(self._base)!r}, page_limit={self._page_limit})"
 
-    def __enter__(self) -> CleverClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -210,82 +209,7 @@ class CleverClient:
         if self._owns_http:
             self._http.close()
 
-    # Typed listings ------------------------------------------------------------------------------
-
-    def district(self) -> District:
-        """The token's district (`GET /v3.0/districts` must list exactly one)."""
-        return self._district(self._retry, None)
-
-    def schools(self) -> Iterator[School]:
-        return self._typed("school", School, "/v3.0/schools", None)
-
-    def users(self, role: Role) -> Iterator[User]:
-        return self._typed(role, User, "/v3.0/users", {"role": role})
-
-    def sections(self) -> Iterator[Section]:
-        return self._typed("section", Section, "/v3.0/sections", None)
-
-    def terms(self) -> Iterator[Term]:
-        return self._typed("term", Term, "/v3.0/terms", None)
-
-    def courses(self) -> Iterator[Course]:
-        return self._typed("course", Course, "/v3.0/courses", None)
-
-    def list_all(self, listing: Callable[P, Iterator[T]], /, *args: P.args, **kwargs: P.kwargs) -> list[T]:
-        """Every record of a listing, returned only once its last page arrived.
-
-        `client.list_all(client.users, "student")`; raises the listing's `CleverError` otherwise,
-        so a partial roster can never be mistaken for a complete one.
-        """
-        return list(listing(*args, **kwargs))
-
-    def list_all_schools(self) -> list[School]:
-        return self.list_all(self.schools)
-
-    def list_all_users(self, role: Role) -> list[User]:
-        return self.list_all(self.users, role)
-
-    def list_all_sections(self) -> list[Section]:
-        return self.list_all(self.sections)
-
-    def list_all_terms(self) -> list[Term]:
-        return self.list_all(self.terms)
-
-    def list_all_courses(self) -> list[Course]:
-        return self.list_all(self.courses)
-
-    # Generic listings ----------------------------------------------------------------------------
-
-    def pages(self, path: str, params: QueryParams | None = None) -> Iterator[Page]:
-        """Each page of `path`, following `rel=next` links until there is none (all-or-nothing)."""
-        return self._pages(path, params, self._retry, None)
-
-    def records(self, path: str, params: QueryParams | None = None) -> Iterator[dict[str, Any]]:
-        """Each raw record (the inner `data` object) of `path`, unvalidated (all-or-nothing)."""
-        for page in self.pages(path, params):
-            for envelope in page.data:
-                yield envelope.data
-
-    # Connection check ----------------------------------------------------------------------------
-
-    def check_connection(self, *, policy: RetryPolicy = CHECK_RETRY) -> ConnectionCheck:
-        """One quick `GET /v3.0/districts` (short timeout, few retries) behind "I fixed it"."""
-        try:
-            district = self._district(policy, CHECK_TIMEOUT_S)
-        except CleverError as exc:
-            logger.warning("Clever connection check failed", code=exc.code, status=exc.status)
-            return ConnectionCheck(ok=False, code=exc.code, detail=exc.detail, status=exc.status)
-        logger.info("Clever connection check passed", district_id=district.id)
-        return ConnectionCheck(ok=True, district_id=district.id)
-
-    # Internals -----------------------------------------------------------------------------------
-
-    def _district(self, policy: RetryPolicy, timeout_s: float | None) -> District:
-        path = "/v3.0/districts"
-        found = list(self._typed("district", District, path, None, policy=policy, timeout_s=timeout_s))
-        if len(found) != 1:
-            raise CleverBadResponse(f"expected exactly one district, got {len(found)}")
-        return found[0]
+    # Internals shared by every Clever caller --------------------------------------------------------
 
     def _typed(
         self,
@@ -415,6 +339,10 @@ class CleverClient:
         raise CleverRequestError(detail, status=status)
 
     def _parse_page(self, response: httpx.Response, url: httpx.URL) -> Page:
+        return self._parse_body(response, url, Page)
+
+    def _parse_body(self, response: httpx.Response, url: httpx.URL, model: type[B]) -> B:
+        """The JSON body as `model`, or a `CleverBadResponse` that never quotes a JSON body."""
         status = response.status_code
         if _is_html(response):
             raise CleverBadResponse(
@@ -427,7 +355,7 @@ class CleverClient:
                 f"invalid JSON on {url.path}", status=status, snippet=_unparsable(response, exc)
             ) from None
         try:
-            return Page.model_validate(payload)
+            return model.model_validate(payload)
         except ValidationError as exc:
             raise CleverBadResponse(
                 f"body is not a Clever list on {url.path}", status=status, snippet=_summary(exc)
@@ -447,6 +375,132 @@ class CleverClient:
         new = sorted(extra.keys() - reported)
         reported.update(new)
         logger.info("unknown Clever fields kept", kind=kind, fields=new)
+
+
+class CleverClient(CleverHttp):
+    """Synchronous Clever Data API v3.0 client for one district token.
+
+    Listings are all-or-nothing (see the module docstring): a page that fails after its retries
+    makes the iterator raise, so only an iterator that ended normally is a complete roster.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        http: httpx.Client | None = None,
+        page_limit: int = MAX_PAGE_LIMIT,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        timeout_s: float = 30.0,
+    ) -> None:
+        if not token:
+            raise ValueError("a Clever token is required")
+        super().__init__(
+            base_url,
+            f"Bearer {token}",
+            http=http,
+            page_limit=page_limit,
+            retry=retry,
+            sleep=sleep,
+            clock=clock,
+            timeout_s=timeout_s,
+        )
+
+    # Typed listings ------------------------------------------------------------------------------
+
+    def district(self) -> District:
+        """The token's district (`GET /v3.0/districts` must list exactly one)."""
+        return self._district(self._retry, None)
+
+    def schools(self) -> Iterator[School]:
+        return self._typed("school", School, "/v3.0/schools", None)
+
+    def users(self, role: Role) -> Iterator[User]:
+        return self._typed(role, User, "/v3.0/users", {"role": role})
+
+    def sections(self) -> Iterator[Section]:
+        return self._typed("section", Section, "/v3.0/sections", None)
+
+    def terms(self) -> Iterator[Term]:
+        return self._typed("term", Term, "/v3.0/terms", None)
+
+    def courses(self) -> Iterator[Course]:
+        return self._typed("course", Course, "/v3.0/courses", None)
+
+    def list_all(self, listing: Callable[P, Iterator[T]], /, *args: P.args, **kwargs: P.kwargs) -> list[T]:
+        """Every record of a listing, returned only once its last page arrived.
+
+        `client.list_all(client.users, "student")`; raises the listing's `CleverError` otherwise,
+        so a partial roster can never be mistaken for a complete one.
+        """
+        return list(listing(*args, **kwargs))
+
+    def list_all_schools(self) -> list[School]:
+        return self.list_all(self.schools)
+
+    def list_all_users(self, role: Role) -> list[User]:
+        return self.list_all(self.users, role)
+
+    def list_all_sections(self) -> list[Section]:
+        return self.list_all(self.sections)
+
+    def list_all_terms(self) -> list[Term]:
+        return self.list_all(self.terms)
+
+    def list_all_courses(self) -> list[Course]:
+        return self.list_all(self.courses)
+
+    def user(
+        self, user_id: str, *, policy: RetryPolicy | None = None, timeout_s: float | None = None
+    ) -> User:
+        """One user of the token's district (`GET /v3.0/users/{id}`); a user the district does not
+        share answers 404 (`CleverRequestError`)."""
+        if not _CLEVER_ID.fullmatch(user_id):  # it becomes a path segment
+            raise ValueError("not a Clever id")
+        url = httpx.URL(f"{self._base}/v3.0/users/{user_id}")
+        single = self._parse_body(self._get(url, policy or self._retry, timeout_s), url, Single)
+        try:
+            return User.model_validate(single.data)
+        except ValidationError as exc:
+            raise CleverBadResponse(
+                f"malformed user on {url.path}", status=200, snippet=_summary(exc)
+            ) from None
+
+    # Generic listings ----------------------------------------------------------------------------
+
+    def pages(self, path: str, params: QueryParams | None = None) -> Iterator[Page]:
+        """Each page of `path`, following `rel=next` links until there is none (all-or-nothing)."""
+        return self._pages(path, params, self._retry, None)
+
+    def records(self, path: str, params: QueryParams | None = None) -> Iterator[dict[str, Any]]:
+        """Each raw record (the inner `data` object) of `path`, unvalidated (all-or-nothing)."""
+        for page in self.pages(path, params):
+            for envelope in page.data:
+                yield envelope.data
+
+    # Connection check ----------------------------------------------------------------------------
+
+    def check_connection(self, *, policy: RetryPolicy = CHECK_RETRY) -> ConnectionCheck:
+        """One quick `GET /v3.0/districts` (short timeout, few retries) behind "I fixed it"."""
+        try:
+            district = self._district(policy, CHECK_TIMEOUT_S)
+        except CleverError as exc:
+            logger.warning("Clever connection check failed", code=exc.code, status=exc.status)
+            return ConnectionCheck(ok=False, code=exc.code, detail=exc.detail, status=exc.status)
+        logger.info("Clever connection check passed", district_id=district.id)
+        return ConnectionCheck(ok=True, district_id=district.id)
+
+    # Internals ---------------------------------------------------------------------------------------
+
+    def _district(self, policy: RetryPolicy, timeout_s: float | None) -> District:
+        path = "/v3.0/districts"
+        found = list(self._typed("district", District, path, None, policy=policy, timeout_s=timeout_s))
+        if len(found) != 1:
+            raise CleverBadResponse(f"expected exactly one district, got {len(found)}")
+        return found[0]
 
 
 def _is_html(response: httpx.Response) -> bool:

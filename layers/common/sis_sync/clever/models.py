@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from sis_sync.observability import logger
 
@@ -235,11 +243,56 @@ class Envelope(BaseModel):
     uri: str = ""
 
 
+class Single(BaseModel):
+    """One record by id (`GET /v3.0/users/{id}`): `{"data": {...}, "links": [...]}`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    data: dict[str, Any]
+
+
 class Page(BaseModel):
     """One page of a Clever list response."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     data: list[Envelope]
+    links: list[Link] = Field(default_factory=list)
+
+    @property
+    def next_uri(self) -> str | None:
+        return next((link.uri for link in self.links if link.rel == "next"), None)
+
+
+# The app's district tokens (`GET https://clever.com/oauth/tokens?owner_type=district`) ----------------
+
+
+class TokenOwner(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    type: str
+    id: CleverId
+
+
+class DistrictToken(BaseModel):
+    """One district's authorization of the app: the token is a SecretStr so that no log, repr or
+    error message can show it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    id: str = ""
+    created: str = ""
+    owner: TokenOwner
+    access_token: SecretStr = Field(min_length=1)
+    scopes: list[str] = Field(default_factory=list)
+
+    @property
+    def district_id(self) -> str:
+        """The Clever id of the district that granted the token."""
+        return self.owner.id
+
+
+class TokenPage(BaseModel):
+    """One page of the tokens list: unlike the Data API, its items are not wrapped in envelopes."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    data: list[DistrictToken]
     links: list[Link] = Field(default_factory=list)
 
     @property

@@ -294,6 +294,21 @@ class StateTable:
 
     # API -----------------------------------------------------------------------------------------
 
+    def districts(self) -> Iterator[District]:
+        """Every district (one paged Query of the `gsi1` index, which holds every district)."""
+        for item in self._query(IndexName=DUE_INDEX, KeyConditionExpression=Key("gsi1pk").eq(DUE_PARTITION)):
+            yield from_item(District, item)
+
+    def district_by_clever_id(self, clever_district_id: str) -> District | None:
+        """The district onboarded from this Clever district, if any (the `gsi1` index, filtered:
+        a sign-in asks this once, and there are few districts)."""
+        found = self._query(
+            IndexName=DUE_INDEX,
+            KeyConditionExpression=Key("gsi1pk").eq(DUE_PARTITION),
+            FilterExpression=Attr("clever_district_id").eq(clever_district_id),
+        )
+        return next((from_item(District, item) for item in found), None)
+
     def district_ids(self) -> list[str]:
         """Every district's id (one paged Query of the `gsi1` index, which holds every district)."""
         condition = Key("gsi1pk").eq(DUE_PARTITION)

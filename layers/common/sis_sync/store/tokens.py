@@ -30,3 +30,11 @@ class TokenStore:
         self._ssm.put_parameter(
             Name=self._name(district_id), Value=token, Type="SecureString", Overwrite=True
         )
+
+    def delete(self, district_id: str) -> bool:
+        """Forget a district's token (offboarding); False when there was none."""
+        try:
+            self._ssm.delete_parameter(Name=self._name(district_id))
+        except self._ssm.exceptions.ParameterNotFound:
+            return False
+        return True

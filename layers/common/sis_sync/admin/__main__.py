@@ -1,0 +1,3 @@
+from sis_sync.admin.cli import main
+
+main()
