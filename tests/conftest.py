@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,14 @@ def aws(aws_env: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
             TEMPLATE_PATH,
             boto3.Session(region_name=REGION),
             names_prefix=STACK_PREFIX,
-            # One school at a time: moto's DynamoDB is not thread-safe under concurrent transactions.
-            parameters={"SenderEmail": SENDER_EMAIL, "DashboardUrl": DASHBOARD_URL, "MapConcurrency": "1"},
+            # One school (and district) at a time: moto's DynamoDB is not thread-safe under
+            # concurrent transactions.
+            parameters={
+                "SenderEmail": SENDER_EMAIL,
+                "DashboardUrl": DASHBOARD_URL,
+                "MapConcurrency": "1",
+                "ScheduledPollConcurrency": "1",
+            },
             transformed=template,
         )
         for name, value in stack.environment.items():
@@ -91,7 +98,22 @@ def aws(aws_env: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
         roles = function_roles(template, stack.resolver, stack.function_names)
         with enforce(IamGuard(roles, stack.account_id)) as guard:
             yield stack
+            _let_executions_finish(stack)
         guard.assert_clean()
+
+
+def _let_executions_finish(stack: AwsStack, timeout_s: float = 60.0) -> None:
+    """moto runs executions on threads of their own: one still running when a test ends would go
+    on writing into the next test's tables (a failure it records creates a partial SYNC# item)."""
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + timeout_s
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        arn = machine["stateMachineArn"]
+        while (
+            time.monotonic() < deadline
+            and sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+        ):
+            time.sleep(0.05)
 
 
 @pytest.fixture

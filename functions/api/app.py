@@ -11,7 +11,7 @@ import binascii
 import json
 from functools import cache
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
@@ -43,6 +43,7 @@ from sis_sync.api.errors import (
     ApiError,
     BadRequestError,
     ConflictError,
+    GoneError,
     InvalidRequestError,
     NotAuthenticatedError,
     NotFoundError,
@@ -69,6 +70,7 @@ STATUS: dict[type[ApiError], HTTPStatus] = {
     BadRequestError: HTTPStatus.BAD_REQUEST,
     InvalidRequestError: HTTPStatus.UNPROCESSABLE_ENTITY,
     ConflictError: HTTPStatus.CONFLICT,
+    GoneError: HTTPStatus.GONE,
 }
 
 
@@ -195,9 +197,15 @@ def docs():  # type: ignore[no-untyped-def]
     )
 
 
+# No request body of this API nests deeper than 4; 32 leaves room and stays far below the depth
+# at which json.loads raises RecursionError (about 1,000).
+MAX_BODY_DEPTH: Final = 32
+
+
 def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """415 for a body that is not JSON, 400 for one that is not UTF-8 text, before the resolver's
-    validation reads it (Powertools 3.37 answers both with an unhandled error: a 500)."""
+    """415 for a body that is not JSON, 400 for one that is not UTF-8 text or nests too deeply,
+    before the resolver's validation reads it (Powertools 3.37 answers all three with an
+    unhandled error: a 500)."""
     if not event.get("body"):
         return None
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
@@ -206,12 +214,40 @@ def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
         return _raw_error(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send JSON (application/json)"
         )
+    text = str(event["body"])
     if event.get("isBase64Encoded"):
         try:
-            base64.b64decode(event["body"], validate=True).decode("utf-8")
+            text = base64.b64decode(event["body"], validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return _raw_error(HTTPStatus.BAD_REQUEST, "bad_request", "the body is not UTF-8 JSON")
+    if nests_deeper_than(text, MAX_BODY_DEPTH):
+        return _raw_error(
+            HTTPStatus.BAD_REQUEST,
+            "bad_request",
+            f"the body nests arrays or objects more than {MAX_BODY_DEPTH} deep",
+        )
     return None
+
+
+def nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON text nests arrays/objects more than `limit` deep. The C decoder is linear and
+    raises RecursionError itself on very deep text; the depth is then measured without recursion.
+    Text that is not JSON is left to the resolver (it answers that with its own error)."""
+    try:
+        parsed = json.loads(text)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    stack: list[tuple[Any, int]] = [(parsed, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _raw_error(status: HTTPStatus, code: str, message: str) -> dict[str, Any]:

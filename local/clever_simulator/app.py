@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -41,6 +42,13 @@ def _server_error(status: int, html: bool) -> Response:
         page = _ERROR_PAGE.format(status=status, reason=_REASONS.get(status, "Server Error"))
         return Response(page, status=status, mimetype="text/html")
     return _message(status, "internal error")
+
+
+def _dripped(body: bytes, chunk_bytes: int, seconds: float, sleep: Any) -> Iterator[bytes]:
+    for start in range(0, len(body), chunk_bytes):
+        if start:
+            sleep(seconds)
+        yield body[start : start + chunk_bytes]
 
 
 def _unauthorized(error: str, description: str) -> Response:
@@ -116,6 +124,10 @@ def create_app(sim: CleverSimulator) -> Flask:
         ):
             body = response.get_data()
             response.set_data(body[: max(1, len(body) // 2)] + b'",,}')
+        drip = sim.faults.dripping(request.path) if request.path.startswith("/v3.0") else None
+        if drip is not None and response.status_code == 200:
+            response.response = _dripped(response.get_data(), drip.chunk_bytes, drip.seconds, sim.sleep)
+            response.headers.pop("Content-Length", None)
         return response
 
     @app.errorhandler(404)
@@ -153,15 +165,23 @@ def create_app(sim: CleverSimulator) -> Flask:
         except InvalidCursorError:
             return _message(400, "starting_after is not a valid id")
         links = [{"rel": "self", "uri": request.full_path.rstrip("?")}]
-        if page.has_more and page.records:
+        role = request.args.get("role")
+        others = [(k, v) for k, v in request.args.items(multi=True) if k not in ("limit", "starting_after")]
+        # A full page always links to the next one (which may be empty): a full page without a
+        # next link is what a truncated listing looks like, and the client refuses it.
+        if (page.has_more or len(page.records) == served) and page.records:
             last_id = str(page.records[-1]["id"])
-            others = [
-                (k, v) for k, v in request.args.items(multi=True) if k not in ("limit", "starting_after")
-            ]
             query = urlencode([("limit", str(limit)), *others, ("starting_after", last_id)])
-            links.append({"rel": "next", "uri": f"{request.path}?{query}"})
+            if not sim.faults.cuts_next_link(request.path, role, page_number):
+                links.append({"rel": "next", "uri": f"{request.path}?{query}"})
             if page_number is not None:
                 sim.remember_page(listing_key, last_id, page_number + 1)
+        elif sim.faults.never_ends(request.path, role, _bearer_token()):
+            lap = int(request.args.get("lap", "0")) + 1  # the same pages again, at new URLs
+            query = urlencode(
+                [("limit", str(limit)), *[kv for kv in others if kv[0] != "lap"], ("lap", str(lap))]
+            )
+            links.append({"rel": "next", "uri": f"{request.path}?{query}"})
         return _json({"data": [envelope_item(resource, r) for r in page.records], "links": links})
 
     def serve_one(resource: Resource, record_id: str) -> Response:

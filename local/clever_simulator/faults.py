@@ -8,7 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 FaultName = Literal[
-    "revoked_token", "page_failures", "slow", "html_error", "malformed_json", "transient_errors", "rate_limit"
+    "revoked_token",
+    "page_failures",
+    "slow",
+    "html_error",
+    "malformed_json",
+    "transient_errors",
+    "rate_limit",
+    "drip",
+    "truncated",
+    "endless",
 ]
 
 
@@ -52,6 +61,33 @@ class TransientErrors(_Fault):
     html: bool = True
 
 
+class SlowDrip(_Fault):
+    """A 200 body sent `chunk_bytes` at a time with `seconds` between chunks: every read is quick,
+    the whole response is not (httpx's per-read timeout never fires)."""
+
+    seconds: float = Field(gt=0)
+    chunk_bytes: int = Field(default=64, ge=1)
+    path: str | None = None
+
+
+class TruncatedListing(_Fault):
+    """Page ``at_page`` of a listing comes without its ``next`` link (a full page that looks last)."""
+
+    path: str
+    at_page: int = Field(default=1, ge=1)
+    role: str | None = None
+
+
+class EndlessListing(_Fault):
+    """A listing that never ends: its last page links to a "next" page (the same records again)
+    under a new, distinct URL every time."""
+
+    path: str
+    role: str | None = None
+    token: str | None = None
+    """Only this district token's listing never ends (None: every token's)."""
+
+
 class FaultSettings(_Fault):
     """Everything ``POST /__sim/faults`` may set in its ``set`` object."""
 
@@ -62,6 +98,9 @@ class FaultSettings(_Fault):
     malformed_json: MalformedJson | None = None
     transient_errors: TransientErrors | None = None
     rate_limit: int | None = Field(default=None, ge=1)
+    drip: SlowDrip | None = None
+    truncated: TruncatedListing | None = None
+    endless: EndlessListing | None = None
 
 
 class FaultRequest(_Fault):
@@ -88,6 +127,9 @@ class Faults:
         self._transient: TransientErrors | None = None
         self._transient_left = 0
         self.rate_limit_per_minute: int | None = None
+        self._drip: SlowDrip | None = None
+        self._truncated: TruncatedListing | None = None
+        self._endless: EndlessListing | None = None
 
     # -- switching on --
 
@@ -121,6 +163,16 @@ class Faults:
             self._transient = TransientErrors(count=count, status=status, path=path, html=html)
             self._transient_left = count
 
+    def drip(self, seconds: float, *, chunk_bytes: int = 64, path: str | None = None) -> None:
+        self._drip = SlowDrip(seconds=seconds, chunk_bytes=chunk_bytes, path=path)
+
+    def truncate(self, path: str, at_page: int = 1, *, role: str | None = None) -> None:
+        """Page ``at_page`` of ``path`` (with ``role``) loses its next link."""
+        self._truncated = TruncatedListing(path=path, at_page=at_page, role=role)
+
+    def endless(self, path: str, *, role: str | None = None, token: str | None = None) -> None:
+        self._endless = EndlessListing(path=path, role=role, token=token)
+
     def rate_limit(self, per_minute: int | None) -> None:
         """Enforces a per-token, per-minute limit with real 429s (None: headers only, never 429)."""
         self.rate_limit_per_minute = per_minute
@@ -142,6 +194,12 @@ class Faults:
                 self._transient, self._transient_left = None, 0
             if name in (None, "rate_limit"):
                 self.rate_limit_per_minute = None
+            if name in (None, "drip"):
+                self._drip = None
+            if name in (None, "truncated"):
+                self._truncated = None
+            if name in (None, "endless"):
+                self._endless = None
 
     def apply(self, request: FaultRequest) -> None:
         """Applies a control-endpoint request."""
@@ -164,6 +222,12 @@ class Faults:
             self.transient_errors(fault.count, status=fault.status, path=fault.path, html=fault.html)
         if settings.rate_limit is not None:
             self.rate_limit_per_minute = settings.rate_limit
+        if settings.drip is not None:
+            self._drip = settings.drip
+        if settings.truncated is not None:
+            self._truncated = settings.truncated
+        if settings.endless is not None:
+            self._endless = settings.endless
 
     def state(self) -> dict[str, Any]:
         with self._lock:
@@ -179,6 +243,9 @@ class Faults:
                     else None
                 ),
                 "rate_limit": self.rate_limit_per_minute,
+                "drip": self._drip.model_dump() if self._drip else None,
+                "truncated": self._truncated.model_dump() if self._truncated else None,
+                "endless": self._endless.model_dump() if self._endless else None,
             }
 
     # -- decisions taken per request --
@@ -212,6 +279,22 @@ class Faults:
                 if failure.path == path and failure.role == role and page >= failure.from_page:
                     return failure
         return None
+
+    def dripping(self, path: str) -> SlowDrip | None:
+        drip = self._drip
+        return drip if drip is not None and _matches(drip.path, path) else None
+
+    def cuts_next_link(self, path: str, role: str | None, page: int | None) -> bool:
+        cut = self._truncated
+        return cut is not None and (cut.path, cut.role, cut.at_page) == (path, role, page)
+
+    def never_ends(self, path: str, role: str | None, token: str | None) -> bool:
+        endless = self._endless
+        return (
+            endless is not None
+            and (endless.path, endless.role) == (path, role)
+            and endless.token in (None, token)
+        )
 
     def malformed(self, path: str) -> bool:
         fault = self._malformed

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, Response, jsonify, request
@@ -123,8 +123,31 @@ def _unauthorized(message: str) -> Response:
     return response
 
 
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost"})
+
+
+def refuse_foreign_request() -> Response | None:
+    """DNS rebinding and cross-site requests: a page of another site can make the browser talk to
+    127.0.0.1 under its own host name, or POST text/plain (no CORS preflight) to /dev/tick. So a
+    Host other than 127.0.0.1/localhost on this server's port is refused (421), and a /dev/* POST
+    must say it sends JSON (415), which a cross-site form or simple fetch cannot."""
+    host, _, port = request.host.rpartition(":") if ":" in request.host else (request.host, "", "80")
+    if host.lower() not in LOOPBACK_HOSTS or port != str(request.environ.get("SERVER_PORT")):
+        return _refused(421, "misdirected_request", "this devstack answers only 127.0.0.1 or localhost")
+    if request.method == "POST" and request.path.startswith("/dev/") and not request.is_json:
+        return _refused(415, "unsupported_media_type", "send JSON (application/json)")
+    return None
+
+
+def _refused(status: int, code: str, message: str) -> Response:
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
 def create_gateway(api: Handler, authorizer: JwtAuthorizer, issuer: TokenIssuer, hooks: DevHooks) -> Flask:
     app = Flask("sis-sync-devstack", static_folder=None)  # /static/ belongs to the api function
+    app.before_request(refuse_foreign_request)
     # One event at a time, as in one Lambda execution environment: the resolver keeps per-request
     # state on the module's `app` (Powertools' `app.context`), which concurrent requests would share.
     one_at_a_time = threading.Lock()

@@ -27,6 +27,7 @@ from devstack.federation import federation_from_cognito, lambda_trigger
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
+from devstack.schedules import run_execution, scheduled_event
 from devstack.settings import DevstackSettings
 from devstack.stack import StackResources, create_stack
 
@@ -66,11 +67,13 @@ class Devstack:
             boto3.Session(region_name=REGION),
             parameters={
                 "SenderEmail": "sis-sync@devstack.local",
-                "DashboardUrl": self.url,  # the sign-in callback and the e-mail links
                 # one school at a time: moto's DynamoDB is not thread-safe under concurrent transactions
                 "MapConcurrency": "1",
+                "ScheduledPollConcurrency": "1",  # and one district at a time, for the same reason
                 **self._clever_sign_in_parameters(),
             },
+            # the sign-in callback and the e-mail links: http on loopback, which the template refuses
+            loopback_urls={"DashboardUrl": self.url},
         )
         # the simulator serves Clever's OAuth API (the app's tokens) and its Data API on one URL
         os.environ.update(stack.environment | {"CLEVER_API_URL": clever_url, "CLEVER_OAUTH_URL": clever_url})
@@ -278,7 +281,7 @@ class Devstack:
                 return {"discovery": discovery}
             if self.simulator is not None and self.district_id in discovery.get("onboarded", []):
                 self._add_platform_schools()
-            result = self._scheduled("PollCleverFunction", {"poll_all": True})
+            result = self._scheduled_poll({"poll_all": True})
             if "error" not in result:
                 self.wait_for_executions()
             return result | {"discovery": discovery}
@@ -298,6 +301,18 @@ class Devstack:
         )
         result: dict[str, Any] = json.loads(response["Payload"].read())
         return {"error": result} if "FunctionError" in response else result
+
+    def _scheduled_poll(self, detail: dict[str, Any]) -> dict[str, Any]:
+        """Run the poll schedule's target, the poll state machine (one poll invocation per due
+        district), with the event the schedule would send; its polls' results as `syncs`."""
+        assert self.stack is not None
+        machine = self.stack.resolver.resolve({"Ref": "PollStateMachine"})
+        output = run_execution(
+            boto3.client("stepfunctions"), machine, scheduled_event(detail), timeout_s=EXECUTION_WAIT_SECONDS
+        )
+        if "error" in output:
+            return output
+        return {"syncs": [sync for poll in output.get("polls", []) for sync in poll.get("syncs", [])]}
 
     def wait_for_executions(self) -> None:
         """Until the asynchronous invokes in flight (a poll the API asked for, a disconnection

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from devstack.template import (
     Resolver,
@@ -76,11 +77,15 @@ def create_stack(
     names_prefix: str = "sis-sync",
     parameters: Mapping[str, str] | None = None,
     transformed: Mapping[str, Any] | None = None,
+    loopback_urls: Mapping[str, str] | None = None,
 ) -> StackResources:
     """Create every secret, data, IAM, log, Lambda, SES and Step Functions resource of the template.
 
     `parameters` override the template's Parameter defaults (required ones without a default must
-    be given). `transformed` skips the SAM transform when the caller already has it.
+    be given) and must match their AllowedPattern, as CloudFormation checks. `loopback_urls` are URL
+    parameters the devstack serves itself over http on 127.0.0.1/localhost, which the template
+    (https only) would refuse: only such URLs are accepted there. `transformed` skips the SAM
+    transform when the caller already has it.
     """
     region = session.region_name or "us-east-1"
     clients: dict[str, Any] = {}
@@ -97,7 +102,9 @@ def create_stack(
     )
     resources: dict[str, dict[str, Any]] = template["Resources"]
     account_id: str = client("sts").get_caller_identity()["Account"]
-    parameter_values = _parameter_values(template.get("Parameters", {}), parameters or {})
+    parameter_values = _parameter_values(template.get("Parameters", {}), parameters or {}) | _loopback(
+        template.get("Parameters", {}), loopback_urls or {}
+    )
     template_dir = template_path.parent
 
     def of_type(kind: str) -> dict[str, dict[str, Any]]:
@@ -219,11 +226,27 @@ def _parameter_values(definitions: Mapping[str, Any], overrides: Mapping[str, st
     for name, definition in definitions.items():
         if name in overrides:
             values[name] = str(overrides[name])
+            pattern = definition.get("AllowedPattern")
+            if pattern is not None and not re.fullmatch(pattern, values[name]):
+                raise ValueError(f"template parameter {name} does not match its AllowedPattern {pattern}")
         elif "Default" in definition:
             values[name] = str(definition["Default"])
         else:
             raise ValueError(f"template parameter {name} has no default: pass it in `parameters`")
     return values
+
+
+_LOOPBACK_URL: Final = re.compile(r"http://(127\.0\.0\.1|localhost)(:\d+)?")
+
+
+def _loopback(definitions: Mapping[str, Any], urls: Mapping[str, str]) -> dict[str, str]:
+    """The devstack's own http URLs for URL parameters of the template: loopback origins only."""
+    for name, url in urls.items():
+        if name not in definitions:
+            raise ValueError(f"unknown template parameter: {name}")
+        if not _LOOPBACK_URL.fullmatch(url):
+            raise ValueError(f"{name}: only an http://127.0.0.1 or http://localhost origin is a loopback URL")
+    return dict(urls)
 
 
 def _physical_names(

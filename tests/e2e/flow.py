@@ -49,13 +49,17 @@ def sync(sync_id: str) -> SyncRun:
 
 
 def release(stack: Any, school_id: str, sync_id: str, name: str) -> dict[str, Any]:
-    sfn = boto3.client("stepfunctions")
+    """The release machine run to the end over one approval, started as Clear holds starts it."""
+    key = f"releases/{DISTRICT}/{name}.json"
+    approvals = [{"school_id": school_id, "sync_id": sync_id}]
+    boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=json.dumps(approvals).encode())
     payload = {
         "district_id": DISTRICT,
-        "school_id": school_id,
-        "sync_id": sync_id,
         "approved_by": "admin@example.org",
+        "manifest": {"bucket": stack.bucket, "key": key},
+        "school_count": 1,
     }
+    sfn = boto3.client("stepfunctions")
     started = sfn.start_execution(stateMachineArn=stack.release_arn, name=name, input=json.dumps(payload))
     return wait(started["executionArn"])
 

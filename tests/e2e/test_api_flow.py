@@ -103,3 +103,34 @@ def test_check_now_from_the_api_polls_and_evaluates(stack: Any, api: Any, flow: 
     held = schools()[target]
     assert held.status is SchoolStatus.ON_HOLD
     assert held.pending_sync_id == sync_id
+
+
+def test_clearing_several_holds_releases_them_all_in_one_execution(
+    stack: Any, api: Any, simulator: Any
+) -> None:
+    # Given two schools the real evaluate flow put on hold for large removals
+    sim, _ = simulator
+    sync("s001")
+    targets = sim.district.school_ids()[:2]
+    for target in targets:
+        sim.scenarios.semester_end(school_id=target)
+    sync("s002")
+    held = [schools()[target] for target in targets]
+    assert all(school.status is SchoolStatus.ON_HOLD for school in held)
+    # When the admin clears both in one request
+    body = {"schools": [{"school_id": school.school_id, "sync_id": "s002"} for school in held]}
+    response = api("POST", f"/v1/districts/{DISTRICT}/holds/clear", body)
+    assert response.status == 202, response.text
+    assert [r["result"] for r in response.json()["results"]] == ["released", "released"]
+    # Then ONE release execution ran through the real machine (its Distributed Map, one school at a
+    # time) and applied both held change sets
+    [execution] = boto3.client("stepfunctions").list_executions(stateMachineArn=stack.release_arn)[
+        "executions"
+    ]
+    done = wait(execution["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    for target in targets:
+        school = schools()[target]
+        assert school.status is SchoolStatus.CONNECTED
+        assert school.applied is not None
+        assert school.applied.sync_id == "s002"

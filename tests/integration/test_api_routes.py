@@ -250,6 +250,7 @@ def test_district_shows_connection_last_error_and_settings(seeded: Any, api: Any
 def test_another_district_is_404_for_an_admin_and_visible_to_an_operator(seeded: Any, api: Any) -> None:
     for route in ["", "/schools", "/schools/s-x", "/schools/s-x/roster", "/audit", "/clever-schools"]:
         _error(api("GET", f"/v1/districts/{OTHER}{route}"), 404, "not_found")
+    _error(api("GET", f"/v1/districts/{OTHER}/syncs/s1"), 404, "not_found")
     _error(api("PATCH", f"/v1/districts/{OTHER}/settings", body={"sync_interval_minutes": 60}), 404)
     posts: list[tuple[str, Any]] = [
         ("/holds/clear", {"schools": [{"school_id": "s-x", "sync_id": "s1"}]}),
@@ -324,9 +325,7 @@ def test_a_disconnected_district_shows_its_matched_schools_disconnected(seeded: 
     district = state.get_district(DISTRICT)
     assert district is not None
     error = ErrorInfo(code="auth", message="token revoked", at=datetime(2026, 11, 2, tzinfo=UTC))
-    state.put_district(
-        district.model_copy(update={"connection": Connection.DISCONNECTED, "last_error": error})
-    )
+    state.update_district(DISTRICT, connection=Connection.DISCONNECTED, last_error=error)
     statuses = {
         s["school_id"]: s["status"] for s in api("GET", f"/v1/districts/{DISTRICT}/schools").json()["schools"]
     }
@@ -467,7 +466,7 @@ def test_roster_counts_use_plural_keys(seeded: Any, api: Any) -> None:
 # --- Clear holds --------------------------------------------------------------------------------------
 
 
-def test_clear_holds_starts_a_release_per_school_and_reports_each(seeded: Any, api: Any) -> None:
+def test_clear_holds_starts_one_release_and_reports_each_school(seeded: Any, api: Any) -> None:
     body = {"schools": [{"school_id": HELD, "sync_id": "s002"}, {"school_id": CALM, "sync_id": "s002"}]}
     response = api("POST", f"/v1/districts/{DISTRICT}/holds/clear", body=body)
     assert response.status == 202, response.text
@@ -481,12 +480,15 @@ def test_clear_holds_starts_a_release_per_school_and_reports_each(seeded: Any, a
     executions = sfn.list_executions(stateMachineArn=seeded.release_arn)["executions"]
     assert [e["name"] for e in executions] == [f"release-{HELD}-s002"]
     started = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+    manifest = {"bucket": seeded.bucket, "key": f"releases/{DISTRICT}/release-{HELD}-s002.json"}
     assert started == {
         "district_id": DISTRICT,
-        "sync_id": "s002",
-        "school_id": HELD,
         "approved_by": "admin@example.org",
+        "manifest": manifest,
+        "school_count": 1,
     }
+    stored = services.client("s3").get_object(Bucket=manifest["bucket"], Key=manifest["key"])
+    assert json.loads(stored["Body"].read()) == [{"school_id": HELD, "sync_id": "s002"}]
     entries, _ = services.state_table().audit(DISTRICT)
     entry = next(e for e in entries if e.action == "clear_holds")
     assert (entry.actor, entry.school_ids, entry.sync_ids) == ("admin@example.org", [HELD, CALM], ["s002"])
@@ -510,9 +512,7 @@ def test_holds_cannot_be_cleared_while_the_district_is_disconnected(seeded: Any,
     district = state.get_district(DISTRICT)
     assert district is not None
     error = ErrorInfo(code="auth", message="token revoked", at=datetime(2026, 11, 2, tzinfo=UTC))
-    state.put_district(
-        district.model_copy(update={"connection": Connection.DISCONNECTED, "last_error": error})
-    )
+    state.update_district(DISTRICT, connection=Connection.DISCONNECTED, last_error=error)
     # When the admin clears its hold with the right sync id
     body = {"schools": [{"school_id": HELD, "sync_id": "s002"}, {"school_id": CALM, "sync_id": "s002"}]}
     response = api("POST", f"/v1/districts/{DISTRICT}/holds/clear", body=body)
@@ -610,10 +610,8 @@ def test_i_fixed_it_reconnects_and_syncs_when_clever_answers(seeded: Any, api: A
     district = state.get_district(DISTRICT)
     assert district is not None
     error = ErrorInfo(code="auth", message="revoked", at=datetime(2026, 11, 2, tzinfo=UTC))
-    state.put_district(
-        district.model_copy(
-            update={"connection": Connection.DISCONNECTED, "consecutive_failures": 3, "last_error": error}
-        )
+    state.update_district(
+        DISTRICT, connection=Connection.DISCONNECTED, consecutive_failures=3, last_error=error
     )
     body = api("POST", f"/v1/districts/{DISTRICT}/reconnect").json()
     assert body["connection"] == "connected"
@@ -631,7 +629,7 @@ def test_i_fixed_it_reports_the_error_when_clever_still_refuses(seeded: Any, api
     services.token_store().put(DISTRICT, "revoked-token")
     district = state.get_district(DISTRICT)
     assert district is not None
-    state.put_district(district.model_copy(update={"connection": Connection.DISCONNECTED}))
+    state.update_district(DISTRICT, connection=Connection.DISCONNECTED)
     response = api("POST", f"/v1/districts/{DISTRICT}/reconnect")
     assert response.status == 200
     body = response.json()
@@ -754,6 +752,28 @@ def test_a_report_link_is_refused_once_its_change_set_is_no_longer_pending(seede
     # And once nothing is pending (released), still 404
     state.put_school(held.model_copy(update={"pending": None, "status": SchoolStatus.CONNECTED}))
     _error(api("GET", f"/v1/links/{token}", claims=None), 404, "not_found")
+
+
+def test_a_csv_link_dies_with_its_change_set(seeded: Any, api: Any) -> None:
+    # Given an e-mailed CSV link for the pending change set s002 (it serves the CSV while pending)
+    token = _link(seeded, "changes_csv")
+    assert api("GET", f"/v1/links/{token}", claims=None).status == 200
+    state = services.state_table()
+    held = state.get_school(DISTRICT, HELD)
+    assert held is not None
+    # When the hold is released (nothing pending; the CSV object itself is still in the bucket)
+    state.put_school(held.model_copy(update={"pending": None, "status": SchoolStatus.CONNECTED}))
+    # Then the link answers 410 change_set_not_pending, with no roster data in it
+    released = api("GET", f"/v1/links/{token}", claims=None)
+    _error(released, 410, "change_set_not_pending")
+    assert "dashboard" in released.json()["error"]["message"]
+    assert "HYPERLINK" not in released.text
+    # And also when a newer change set replaced it, though the school is on hold again
+    state.put_school(held.model_copy(update={"pending": _pending(HELD, "s003"), "latest_sync_id": "s003"}))
+    _error(api("GET", f"/v1/links/{token}", claims=None), 410, "change_set_not_pending")
+    # And the documented answer says so
+    document = api("GET", "/v1/openapi.json", claims=None).json()
+    assert "410" in document["paths"]["/v1/links/{token}"]["get"]["responses"]
 
 
 def test_expired_and_tampered_links_are_refused(seeded: Any, api: Any) -> None:

@@ -15,6 +15,7 @@ import pytest
 from clever_simulator import CleverSimulator, GeneratedDistrict
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
+from devstack.schedules import run_execution, scheduled_event
 from sis_sync import services
 from sis_sync.model import Connection
 from sis_sync.onboarding import district_id_for
@@ -102,7 +103,7 @@ def test_a_district_that_removed_the_app_is_disconnected_once_and_comes_back(
     state = services.state_table()
     district = state.get_district(gone)
     assert district is not None
-    state.put_district(district.model_copy(update={"admin_emails": ["second.admin@two.example.org"]}))
+    state.update_district(district.district_id, admin_emails=["second.admin@two.example.org"])
     # When the second district removes the app in Clever, and discovery runs (and is retried)
     clever.disconnect(second)
     result = discover(aws, T2)
@@ -123,11 +124,10 @@ def test_a_district_that_removed_the_app_is_disconnected_once_and_comes_back(
     ]
     assert len(mails) == 1
     # And the scheduled poll leaves it alone: its reason stays app_disconnected
-    poll = boto3.client("lambda").invoke(
-        FunctionName=aws.function_names["PollCleverFunction"],
-        Payload=json.dumps({"id": "p", "time": T2.isoformat(), "detail": {"poll_all": True}}),
-    )
-    polled = [s["district_id"] for s in json.loads(poll["Payload"].read())["syncs"]]
+    machine = aws.resolver.resolve({"Ref": "PollStateMachine"})
+    event = scheduled_event({"poll_all": True}, at=T2, event_id="p")
+    output = run_execution(boto3.client("stepfunctions"), machine, event, timeout_s=60)
+    polled = [s["district_id"] for poll in output["polls"] for s in poll["syncs"]]
     assert gone not in polled
     still = state.get_district(gone)
     assert still is not None

@@ -4,7 +4,6 @@ as it would on AWS, even where the poll swallows the error."""
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import boto3
@@ -12,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from devstack.lambdas import route_lambda_invokes, stack_handlers
+from devstack.schedules import run_execution, scheduled_event
 from sis_sync import services
 from sis_sync.model import SyncStatus
 from tests.iam_guard import IamGuard, function_roles
@@ -67,14 +67,13 @@ def test_a_denial_the_handler_swallows_is_still_reported(
     stack: Any, poll_without_snapshot_write: IamGuard
 ) -> None:
     guard = poll_without_snapshot_write
-    scheduled = {"id": "evt-1", "time": "2026-11-02T08:00:00Z", "detail": {"poll_all": True}}
-    # When the scheduled poll handler runs (it logs "district poll crashed" and carries on)
+    scheduled = scheduled_event({"poll_all": True}, event_id="evt-1")
+    # When the scheduled poll runs (its Map catches the district's crashed poll and carries on)
     with route_lambda_invokes(stack_handlers(stack.function_names, stack.function_modules)):
-        response = boto3.client("lambda").invoke(
-            FunctionName=stack.function_names["PollCleverFunction"], Payload=json.dumps(scheduled)
-        )
-    # Then the invoke itself succeeded, but the denial is on record
-    assert "FunctionError" not in response
+        machine = stack.resolver.resolve({"Ref": "PollStateMachine"})
+        output = run_execution(boto3.client("stepfunctions"), machine, scheduled, timeout_s=60)
+    # Then the execution itself succeeded, but the denial is on record
+    assert output["polls"] == [{"syncs": [], "crashed": DISTRICT}]
     assert {(d.function, d.action) for d in guard.take_denials()} == {("PollCleverFunction", "s3:PutObject")}
 
 

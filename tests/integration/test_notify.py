@@ -287,9 +287,7 @@ def disconnect(state: StateTable) -> None:
     district = state.get_district(DISTRICT)
     assert district is not None
     error = ErrorInfo(code="token_revoked", message="Clever answered 401 invalid_token", at=T0)
-    state.put_district(
-        district.model_copy(update={"connection": Connection.DISCONNECTED, "last_error": error})
-    )
+    state.update_district(DISTRICT, connection=Connection.DISCONNECTED, last_error=error)
 
 
 def test_a_disconnection_is_mailed_once_per_sync(aws: AwsStack, state: StateTable, notify: Handler) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -9,7 +10,8 @@ import boto3
 from sis_sync import services
 from sis_sync.clever.client import CleverClient
 from sis_sync.model import Connection, School, SnapshotRef, SyncStatus
-from sis_sync.polling import sync_id_for
+from sis_sync.polling import poll_district, sync_id_for
+from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT, T0, TOKEN, poll
 
 
@@ -157,3 +159,47 @@ def test_a_retried_poll_reuses_the_execution_its_first_attempt_started(stack: An
     assert again.status is SyncStatus.SUCCEEDED
     assert again.execution_arn == first.execution_arn
     assert len(executions(stack)) == 1
+
+
+def test_a_redelivered_poll_whose_evaluation_started_does_not_pull_or_rewrite_its_manifest(
+    stack: Any, simulator: Any
+) -> None:
+    # Given a poll that started its evaluate execution, then died before recording the run as done
+    sim, _ = simulator
+    first = poll("sync-a")
+    assert first.manifest_key
+    s3 = boto3.client("s3")
+    manifest = s3.get_object(Bucket=stack.bucket, Key=first.manifest_key)["Body"].read()
+    services.state_table().put_sync_run(
+        first.model_copy(update={"status": SyncStatus.RUNNING, "finished_at": None})
+    )
+    # and Clever's data changed meanwhile
+    sim.scenarios.semester_end(school_id=sim.district.school_ids()[0])
+    requests = sim.requests.total
+    # When the same poll is delivered again
+    again = poll("sync-a")
+    # Then it finishes on the execution already started: no second pull, the manifest untouched
+    assert again.status is SyncStatus.SUCCEEDED
+    assert again.execution_arn == first.execution_arn
+    assert sim.requests.total == requests
+    assert s3.get_object(Bucket=stack.bucket, Key=first.manifest_key)["Body"].read() == manifest
+
+
+def test_a_poll_whose_listing_is_cut_short_stores_nothing(stack: Any, simulator: Any) -> None:
+    # Given Clever pages of 50 students whose second page comes without its next link
+    sim, base_url = simulator
+    sim.faults.truncate("/v3.0/users", 2, role="student")
+    # When the district is polled asking for pages of 50
+    poller = replace(
+        services.poller(),
+        clever=lambda token: CleverClient(base_url, token, page_limit=50, sleep=lambda _: None),
+    )
+    with acting_as("PollCleverFunction"):
+        run = poll_district(poller, DISTRICT, "sync-a", trigger="test")
+    # Then the poll failed as truncated: no snapshot, no school, no execution
+    assert run.status is SyncStatus.FAILED
+    assert run.error is not None
+    assert run.error.code == "truncated"
+    assert snapshot_keys(stack) == []
+    assert executions(stack) == []
+    assert list(services.state_table().schools(DISTRICT)) == []

@@ -34,10 +34,16 @@ def evaluate_input(aws: AwsStack, schools: list[dict[str, Any]]) -> dict[str, An
     return {"district_id": DISTRICT, "sync_id": SYNC, "manifest": {"bucket": aws.bucket, "key": key}}
 
 
-def run(arn: str, payload: dict[str, Any], deadline_s: float = 30.0) -> dict[str, Any]:
-    """Start an execution and wait for moto's executor thread to finish it."""
+def run(
+    arn: str, payload: dict[str, Any], deadline_s: float = 30.0, name: str | None = None
+) -> dict[str, Any]:
+    """Start an execution (named, when one test runs the same machine twice) and wait for moto's
+    executor thread to finish it."""
     sfn = boto3.client("stepfunctions")
-    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+    named = {"name": name} if name else {}
+    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload), **named)[
+        "executionArn"
+    ]
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
@@ -285,14 +291,14 @@ EXPECTED_GRANTS = {
         "RosterTable:read",
         "changes:read",
         "bucket:list",  # a missing CSV is a 404, not a 403
-        "tokens:read",
-        "tokens:write",
+        "tokens:read",  # "I fixed it" tests the token; the API never writes one
         "LinkSigningKey:read",
         "invoke:PollCleverFunction",
         "StartExecution:evaluate",
-        "StartExecution:ReleaseStateMachine",
+        "StartExecution:release",
         "DescribeExecution:evaluate",
-        "DescribeExecution:ReleaseStateMachine",
+        "DescribeExecution:release",
+        "releases:write",  # Clear holds' manifest of approved schools
     },
     "PreTokenGenerationFunction": {"tokens:read"},  # and a Query of the state table's gsi1 index
     "EvaluateStateMachine": {
@@ -305,7 +311,15 @@ EXPECTED_GRANTS = {
         "DescribeExecution:evaluate",
         "StopExecution:evaluate",
     },
-    "ReleaseStateMachine": {"invoke:ApplyChangesFunction"},
+    "PlanPollsFunction": set(),  # only a Query of the state table's gsi1 index (the due districts)
+    "PollStateMachine": {"invoke:PlanPollsFunction", "invoke:PollCleverFunction"},
+    "ReleaseStateMachine": {
+        "invoke:ApplyChangesFunction",
+        "releases:read",  # the approved schools its Distributed Map reads
+        "StartExecution:release",  # the Distributed Map's child executions
+        "DescribeExecution:release",
+        "StopExecution:release",
+    },
 }
 
 
@@ -406,28 +420,44 @@ def test_a_failing_school_is_recorded_and_the_others_still_run(aws: AwsStack, ro
     assert item["last_error"]["M"]["error"] == {"S": "RuntimeError"}
 
 
-def test_release_applies_the_approved_change_set(aws: AwsStack, routed: Any) -> None:
+def release_input(aws: AwsStack, approvals: list[dict[str, str]]) -> dict[str, Any]:
+    """The release machine's input, its approved schools in a manifest as Clear holds writes it."""
+    key = f"releases/{DISTRICT}/release-test.json"
+    boto3.client("s3").put_object(Bucket=aws.bucket, Key=key, Body=json.dumps(approvals).encode())
+    manifest = {"bucket": aws.bucket, "key": key}
+    return {"district_id": DISTRICT, "approved_by": "admin@example.org", "manifest": manifest}
+
+
+def test_release_applies_each_approved_change_set(aws: AwsStack, routed: Any) -> None:
     log = routed({"ApplyChangesFunction": lambda event, _c: {"released": event["school_id"]}})
-    payload = {
-        "district_id": DISTRICT,
-        "sync_id": SYNC,
-        "school_id": "s1",
-        "approved_by": "admin@example.org",
-    }
-    result = run(aws.release_arn, payload)
+    approvals = [{"school_id": "s1", "sync_id": SYNC}, {"school_id": "s2", "sync_id": "s-older"}]
+    result = run(aws.release_arn, release_input(aws, approvals))
     assert result["status"] == "SUCCEEDED", result
-    assert json.loads(result["output"]) == {"released": "s1"}
-    [(_, event)] = log.calls
-    assert event == {"mode": "release", **payload}
+    assert json.loads(result["output"]) == {"district_id": DISTRICT, "results": ["released", "released"]}
+    events = sorted((event for _, event in log.calls), key=lambda event: str(event["school_id"]))
+    assert events == [
+        {"mode": "release", "district_id": DISTRICT, "approved_by": "admin@example.org", **approval}
+        for approval in approvals
+    ]
 
 
-def test_release_of_a_stale_sync_id_fails_as_stale(aws: AwsStack, routed: Any) -> None:
+def test_a_stale_school_is_reported_and_a_failed_one_fails_the_release(aws: AwsStack, routed: Any) -> None:
+    # Given s1's change set moved on, s2's apply crashes and s3 applies
+    def apply(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        if event["school_id"] == "s1":
+            raise StalePendingSyncError("pending sync moved on")
+        if event["school_id"] == "s2":
+            raise RuntimeError("roster write failed")
+        return {"released": event["school_id"]}
+
+    log = routed({"ApplyChangesFunction": apply})
+    approvals = [{"school_id": s, "sync_id": SYNC} for s in ("s1", "s2", "s3")]
+    result = run(aws.release_arn, release_input(aws, approvals))
+    # Then every school ran, and the release fails (so that clearing s2 again starts a new attempt)
+    assert {event["school_id"] for _, event in log.calls} == {"s1", "s2", "s3"}
+    assert (result["status"], result["error"]) == ("FAILED", "ReleaseFailed")
+    # And a stale school alone is not a failure
     routed({"ApplyChangesFunction": _fail(StalePendingSyncError("pending sync moved on"))})
-    payload = {
-        "district_id": DISTRICT,
-        "sync_id": SYNC,
-        "school_id": "s1",
-        "approved_by": "admin@example.org",
-    }
-    result = run(aws.release_arn, payload)
-    assert (result["status"], result["error"]) == ("FAILED", "StalePendingSync")
+    result = run(aws.release_arn, release_input(aws, approvals[:1]), name="stale-only")
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["results"] == ["stale"]

@@ -3,6 +3,8 @@ static files, body refusal; and the 401/404/415/422 answers that need no AWS at 
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,30 @@ def test_answers_that_need_no_aws(handler: Any) -> None:
     assert call(handler, binary).status == 400
     bad_json = call(handler, http_event("POST", "/v1/districts/d1/sync", claims=admin("d1"), body="{"))
     assert (bad_json.status, bad_json.json()["error"]["code"]) == (422, "validation_error")
+
+
+def test_a_very_deeply_nested_body_is_400_not_500(handler: Any) -> None:
+    # Given bodies nested 5,000 deep (past json's recursion limit) and 40 deep (parses, too deep)
+    path = "/v1/districts/d1/sync"
+    for depth in (5_000, 40):
+        body = '{"confirm":true,"x":' + "[" * depth + "]" * depth + "}"
+        # When they are posted, as text or base64 (what the devstack's gateway sends)
+        plain = http_event("POST", path, claims=admin("d1"), body=body)
+        binary = http_event("POST", path, claims=admin("d1"), body=base64.b64encode(body.encode()).decode())
+        binary["isBase64Encoded"] = True
+        for event in (plain, binary):
+            response = call(handler, event)
+            # Then 400 with a message that says why, not a 500
+            assert response.status == 400, (depth, response.text)
+            assert response.json()["error"]["code"] == "bad_request"
+            assert "32 deep" in response.json()["error"]["message"]
+    # And brackets inside strings, or a body at the limit, are not refused for depth
+    nested_text = json.dumps({"confirm": False, "x": "[" * 5000})
+    response = call(handler, http_event("POST", path, claims=admin("d1"), body=nested_text))
+    assert response.json()["error"]["code"] != "bad_request"
+    at_limit = '{"confirm":false,"x":' + "[" * 31 + "]" * 31 + "}"
+    response = call(handler, http_event("POST", path, claims=admin("d1"), body=at_limit))
+    assert response.json()["error"]["code"] != "bad_request"
 
 
 def test_a_nul_byte_in_a_static_path_is_404_not_500(handler: Any, tmp_path: Path) -> None:

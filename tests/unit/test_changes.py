@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+
 import orjson
+import pytest
 from hypothesis import given, settings
 
 from sis_sync.changes import (
@@ -11,6 +14,7 @@ from sis_sync.changes import (
     ChangeSet,
     apply_change_set,
     changed_fields,
+    collector_paused,
     diff,
     from_document,
     to_document,
@@ -215,6 +219,181 @@ def test_a_student_without_sis_id_is_recognised_by_name_and_dob() -> None:
     current = roster(student=[student("new", first_name="ZOË")])
 
     assert kinds(diff(previous, current)) == [("source_id_changed", "student", "new")]
+
+
+def test_a_student_whose_name_differs_only_in_unicode_composition_is_the_same_student() -> None:
+    # Given a student without sis_id whose name the SIS stored decomposed ("e" + combining diaeresis)
+    previous = roster(student=[student("old", first_name="Zoe\u0308")])
+
+    # When Clever re-issues the id and the name comes back composed ("\u00eb")
+    current = roster(student=[student("new", first_name="Zo\u00eb")])
+
+    # Then it is one source_id_changed, not a removal plus an addition
+    assert kinds(diff(previous, current)) == [("source_id_changed", "student", "new")]
+
+
+def test_two_students_with_different_sis_ids_are_never_paired_by_name_and_dob() -> None:
+    # Given a student with sis_id 100 who left
+    previous = roster(student=[student("old", "100")])
+
+    # When another student with the same name and birthday but sis_id 200 joins
+    current = roster(student=[student("new", "200")])
+
+    # Then they are two people: removed + added, not one student re-issued (the sis_id decides)
+    assert kinds(diff(previous, current)) == [("added", "student", "new"), ("removed", "student", "old")]
+
+
+def test_two_contacts_with_different_sis_ids_are_never_paired_by_name_and_email() -> None:
+    previous = roster(contact=[contact("c-old", sis_id="p1", phone="5550100")])
+    current = roster(contact=[contact("c-new", sis_id="p2", phone="5550100")])
+
+    assert kinds(diff(previous, current)) == [("added", "contact", "c-new"), ("removed", "contact", "c-old")]
+
+
+def test_two_students_with_the_same_name_and_no_birthday_are_never_paired() -> None:
+    # Given a student without sis_id or dob who left, and another of the same name who joined
+    previous = roster(student=[student("old", dob="")])
+    current = roster(student=[student("new", dob="")])
+
+    # Then a name alone is not an identity: removed + added
+    assert kinds(diff(previous, current)) == [("added", "student", "new"), ("removed", "student", "old")]
+
+
+def test_a_name_split_differently_into_first_and_last_is_another_student() -> None:
+    # Given "Ann Adiaz" left and "Anna Diaz", born the same day, joined (neither has a sis_id)
+    previous = roster(student=[student("old", first_name="Ann", last_name="Adiaz")])
+    current = roster(student=[student("new", first_name="Anna", last_name="Diaz")])
+
+    # Then they are two people: the words of a name are kept apart when names are compared
+    assert kinds(diff(previous, current)) == [("added", "student", "new"), ("removed", "student", "old")]
+
+
+def test_two_contacts_with_the_same_name_and_no_phone_are_never_paired_by_the_missing_phone() -> None:
+    # Given two different "Maria Diaz" without sis_id or phone, one leaving and one joining
+    previous = roster(contact=[contact("c-old", email="maria.a@example.org")])
+    current = roster(contact=[contact("c-new", email="maria.b@example.org")])
+
+    # Then a missing phone (or e-mail) is no match: removed + added
+    assert kinds(diff(previous, current)) == [("added", "contact", "c-new"), ("removed", "contact", "c-old")]
+
+
+def test_two_contacts_with_the_same_name_and_no_email_are_never_paired_by_the_missing_email() -> None:
+    previous = roster(contact=[contact("c-old", email="", phone="5550100")])
+    current = roster(contact=[contact("c-new", email="", phone="5550199")])
+
+    assert kinds(diff(previous, current)) == [("added", "contact", "c-new"), ("removed", "contact", "c-old")]
+
+
+def test_twins_without_sis_id_are_never_taken_for_one_student() -> None:
+    # Given a twin who left and the other twin who joined (same last name and birthday) ...
+    previous = roster(student=[student("old", first_name="Ana")])
+    current = roster(student=[student("new", first_name="Bo")])
+    # ... or two children with the same first name and birthday but other families
+    other_family = roster(student=[student("new", last_name="Ruiz")])
+
+    # Then each is removed + added: the whole name identifies a student, with the dob
+    removed_and_added = [("added", "student", "new"), ("removed", "student", "old")]
+    assert kinds(diff(previous, current)) == removed_and_added
+    assert kinds(diff(roster(student=[student("old")]), other_family)) == removed_and_added
+
+
+def test_two_parents_sharing_a_family_email_are_two_contacts() -> None:
+    # Given a parent without sis_id who left, and the other parent, with the same e-mail, who joined
+    previous = roster(contact=[contact("c-old", name="Maria Diaz", email="family@example.org")])
+    current = roster(contact=[contact("c-new", name="Jose Diaz", email="family@example.org")])
+
+    # Then they are not one contact re-issued: the name is part of a contact's identity
+    assert kinds(diff(previous, current)) == [("added", "contact", "c-new"), ("removed", "contact", "c-old")]
+
+
+def test_one_vanished_record_is_paired_with_at_most_one_new_record() -> None:
+    # Given one applied student, and two new ids that both carry its sis_id
+    previous = roster(student=[student("old", "100")])
+    current = roster(student=[student("x", "100"), student("y", "100", first_name="Bo")])
+
+    # Then one of them is the re-issued student and the other is new, never both re-issued
+    assert kinds(diff(previous, current)) == [
+        ("added", "student", "y"),
+        ("source_id_changed", "student", "x"),
+    ]
+
+
+def test_changes_are_listed_by_kind_then_clever_id_whatever_the_snapshot_order() -> None:
+    # Given snapshots listed in no particular order (the CSV and the hold examples follow this order)
+    previous = roster(student=[student("s9", "9"), student("s5", "5"), student("s2", "2")])
+    current = roster(student=[student("s8", "8"), student("s5", "5", grade="4"), student("s1", "1")])
+
+    # Then the change set is in a stable order an admin can scan
+    assert kinds(diff(previous, current)) == [
+        ("added", "student", "s1"),
+        ("added", "student", "s8"),
+        ("updated", "student", "s5"),
+        ("removed", "student", "s2"),
+        ("removed", "student", "s9"),
+    ]
+
+
+def test_the_collector_runs_again_after_a_diff() -> None:
+    # Given the cyclic garbage collector on, as in a fresh Lambda container
+    assert gc.isenabled()
+
+    # When a diff pauses it
+    diff(roster(student=[student("s1")]), roster(student=[student("s2")]))
+
+    # Then it is on again: a warm container must not keep running without it
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_paused_stays_paused_after_a_diff() -> None:
+    gc.disable()
+    try:
+        diff(None, roster(student=[student("s1")]))
+
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_change_set_stored_in_format_1_still_reloads() -> None:
+    # Given a change set as format 1 stored it in S3 (a held school's set may wait there for weeks)
+    stored = {
+        "format": 1,
+        "previous_counts": {"student": 1},
+        "changes": [
+            {"kind": "updated", "type": "student", "id": "s1", "fields": ["grade"],
+             "record": student("s1", "100", grade="4"), "previous_values": {"grade": "3"}},
+        ],
+    }  # fmt: skip
+
+    # When it is reloaded by this version
+    [change] = from_document(stored)
+
+    # Then it is the same change, old values restored
+    assert (change.kind, change.clever_id, change.changed_fields) == ("updated", "s1", ("grade",))
+    assert change.previous == student("s1", "100")
+
+
+def test_a_section_change_is_shown_by_the_section_name() -> None:
+    [change] = diff(None, roster(section=[section("m1")]))
+
+    assert change.name == "Math"
+
+
+def test_the_collector_is_off_while_paused() -> None:
+    # Pausing it is what keeps a 100k-student diff from rescanning both snapshots on every collection
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_stored_change_set_of_another_format_is_refused() -> None:
+    # Given a stored change set written in another layout (or by no known version)
+    document = to_document(diff(None, roster(student=[student("s1")])))
+
+    # When it is reloaded / Then it is refused rather than read as the current layout
+    for stored_format in (2, None):
+        with pytest.raises(ValueError, match="unsupported change set format"):
+            from_document(document | {"format": stored_format})
 
 
 def test_a_student_without_sis_id_and_a_different_dob_is_removed_and_added() -> None:

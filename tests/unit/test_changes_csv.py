@@ -15,6 +15,8 @@ from sis_sync.changes_csv import (
     CONTENT_TYPE,
     CSV_HEADER,
     changes_csv_bytes,
+    csv_rows,
+    iter_changes_csv,
     neutralise_cell,
     upload_changes_csv,
     write_changes_csv,
@@ -84,6 +86,29 @@ def test_one_row_per_change_with_reasons_only_where_a_rule_fired() -> None:
     assert by_id["c2"]["email"] == "pat@example.org"
 
 
+def test_several_changed_fields_and_hold_reasons_are_separated_by_semicolons() -> None:
+    # Given a student with five guardians, one of whom gets a new e-mail and phone, and a sixth
+    # contact who is an emergency contact (two rules fire on that one change)
+    kid = student("s1", "100")
+    guardians = [contact(f"g{n}", "s1", sis_id=f"p{n}", name=f"G{n}") for n in range(5)]
+    previous = roster(student=[kid], contact=guardians)
+    sixth = contact("g5", sis_id="p5", name="G5", relationships=[
+        {"student": "s1", "type": "Emergency", "relationship": "Other"},
+    ])  # fmt: skip
+    moved = guardians[0] | {"email": "new@example.org", "phone": "5550100"}
+    current = roster(student=[kid], contact=[moved, *guardians[1:], sixth])
+
+    # When written as CSV
+    rows = {
+        row["clever_id"]: row
+        for row in parse(changes_csv_bytes(evaluate(previous, current, HoldThresholds())))
+    }
+
+    # Then each cell lists every item, one separator apart
+    assert rows["g0"]["changed_fields"] == "email;phone"
+    assert rows["g5"]["hold_reasons"] == "too_many_parent_connections;emergency_contacts"
+
+
 def test_non_ascii_names_round_trip_in_utf8() -> None:
     rows = parse(changes_csv_bytes(mixed_evaluation()))
 
@@ -126,6 +151,43 @@ def test_names_that_look_like_formulas_are_neutralised_in_the_file() -> None:
     assert (rows[2]["sis_id"], rows[2]["email"]) == ("'@x", "'\tcmd@example.org")
 
 
+def written_in_one_piece(evaluation: Evaluation) -> bytes:
+    """The expected file, written by the csv module in one go: independent of the chunking."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\r\n").writerows(csv_rows(evaluation))
+    return text.getvalue().encode("utf-8")
+
+
+@pytest.mark.parametrize("chunk_chars", [1, 40, 300, 64 * 1024])
+def test_a_csv_longer_than_one_chunk_is_the_same_file_as_one_written_in_one_piece(chunk_chars: int) -> None:
+    # Given a change set whose CSV spans several chunks of the given size
+    evaluation = large_evaluation(40)
+
+    # When it is streamed chunk by chunk
+    streamed = b"".join(iter_changes_csv(evaluation, chunk_chars=chunk_chars))
+
+    # Then no chunk repeats or loses bytes of the one before
+    assert streamed == written_in_one_piece(evaluation)
+
+
+def test_a_chunk_is_sent_as_soon_as_it_holds_chunk_chars_characters() -> None:
+    # Given chunks of exactly the header's length, and a change set of many rows
+    evaluation = large_evaluation(40)
+    size = len(HEADER_LINE)
+
+    # When streamed
+    chunks = [chunk.decode("utf-8") for chunk in iter_changes_csv(evaluation, chunk_chars=size)]
+
+    # Then the header goes alone, and every later chunk but the last reaches the size and would
+    # not without its last row: rows leave as they are written, the file never sits in memory
+    assert chunks[0].encode() == HEADER_LINE
+    for chunk in chunks[1:-1]:
+        rows = chunk.split("\r\n")[:-1]
+        assert len(chunk) >= size > len(chunk) - len(rows[-1]) - 2
+    assert len(chunks) > 2
+    assert chunks[-1]
+
+
 def test_writes_into_any_binary_stream_such_as_gzip() -> None:
     evaluation = mixed_evaluation()
     compressed = io.BytesIO()
@@ -166,7 +228,8 @@ def large_evaluation(students: int) -> Evaluation:
 def test_the_s3_upload_streams_the_same_bytes_as_the_in_memory_writer(s3: object, students: int) -> None:
     # Given an evaluation, small or over one multipart part
     evaluation = large_evaluation(students)
-    expected = changes_csv_bytes(evaluation)
+    expected = written_in_one_piece(evaluation)
+    assert changes_csv_bytes(evaluation) == expected
 
     # When it is streamed to S3
     upload_changes_csv(s3, BUCKET, "d1/school-1/sync-1/changes.csv", evaluation)  # type: ignore[arg-type]

@@ -40,6 +40,38 @@ def test_the_gateway_passes_the_raw_percent_encoded_path_like_api_gateway() -> N
     assert seen[1]["requestContext"]["http"]["path"] == "/static/a%2Fb.js"
 
 
+def test_the_gateway_refuses_a_foreign_host_and_a_dev_post_that_is_not_json() -> None:
+    # Given the gateway on 127.0.0.1:8000, whose /dev/tick runs a sync
+    ticks: list[int] = []
+    hooks = DevHooks(
+        district_of=lambda email: "demo",
+        outbox=list,
+        tick=lambda: ticks.append(1) or {},
+        scenario=None,
+        panel=lambda: "<p>panel</p>",
+    )
+    client = create_gateway(lambda e, c: {"statusCode": 200, "body": "{}"}, *_signing(), hooks).test_client()
+    here = {"base_url": "http://127.0.0.1:8000"}  # the server listens on port 8000
+    # When a rebound name (or another port) reaches it: 421, nothing runs, no token is minted
+    for host in ["evil.example:8000", "127.0.0.1:9999", "localhost.evil.example:8000", "evil.example"]:
+        for path in ["/dev/outbox", "/v1/health"]:
+            assert client.get(path, headers={"Host": host}, **here).status_code == 421, (host, path)
+        token = client.post("/dev/token", json={"email": "a@b.org"}, headers={"Host": host}, **here)
+        assert token.status_code == 421
+    # And a cross-site form or text/plain POST to /dev/tick is refused (415) and runs no sync
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]:
+        posted = client.post(
+            "/dev/tick", data="{}", headers={"Host": "127.0.0.1:8000", "Content-Type": content_type}, **here
+        )
+        assert posted.status_code == 415, content_type
+    assert ticks == []
+    # Then 127.0.0.1 and localhost on its own port, with JSON, work
+    for host in ["127.0.0.1:8000", "localhost:8000", "LOCALHOST:8000"]:
+        assert client.post("/dev/tick", json={}, headers={"Host": host}, **here).status_code == 200
+        assert client.get("/dev/outbox", headers={"Host": host}, **here).status_code == 200
+    assert ticks == [1, 1, 1]
+
+
 def test_the_gateway_decides_on_sign_in_from_the_raw_path() -> None:
     seen: list[dict[str, Any]] = []
     client = _gateway(seen)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from sis_sync.rules import Evaluation, HoldReason, evaluate
 from sis_sync.settings import HoldThresholds
@@ -65,6 +67,21 @@ def test_ten_percent_and_ten_records_removed_is_a_hold() -> None:
     assert all(evaluation.reasons_for(change) == ("large_removals",) for change in evaluation.change_set)
 
 
+def test_a_removal_hold_shows_the_thresholds_it_was_measured_against() -> None:
+    # Given a school whose own thresholds differ from the defaults
+    thresholds = HoldThresholds(removal_min_count=3, removal_pct=25.0, removal_max_count=40)
+
+    # When 3 of its 10 students are gone
+    evaluation = evaluate(roster(student=students(10)), roster(student=students(10)[3:]), thresholds)
+
+    # Then the hold names those settings by name (the admin decides against them), not the defaults
+    assert detail(evaluation, HoldReason.LARGE_REMOVALS)["thresholds"] == {
+        "removal_min_count": 3,
+        "removal_pct": 25.0,
+        "removal_max_count": 40,
+    }
+
+
 def test_fewer_than_the_minimum_count_is_no_hold_whatever_the_share() -> None:
     evaluation = evaluate(roster(student=students(9)), roster(), DEFAULTS)
 
@@ -75,6 +92,14 @@ def test_just_under_the_share_is_no_hold() -> None:
     evaluation = evaluate(roster(student=students(101)), roster(student=students(101)[10:]), DEFAULTS)
 
     assert not evaluation.held  # 10 / 101 = 9.9 %
+
+
+def test_the_share_removed_is_shown_to_one_decimal() -> None:
+    # Given 30 applied students / When 10 are gone (33.33... %)
+    evaluation = evaluate(roster(student=students(30)), roster(student=students(30)[10:]), DEFAULTS)
+
+    # Then the hold shows 33.3 %, not a share rounded to a whole percent the admin would misread
+    assert detail(evaluation, HoldReason.LARGE_REMOVALS)["types"]["student"]["pct"] == 33.3
 
 
 def test_the_maximum_count_fires_whatever_the_share() -> None:
@@ -141,6 +166,36 @@ def test_a_sixth_guardian_is_a_hold_on_the_contact_that_linked() -> None:
     assert evaluation.reasons_for(change) == ("too_many_parent_connections",)
 
 
+def test_a_new_phone_for_a_guardian_of_a_student_one_below_the_limit_is_no_hold() -> None:
+    # Given a student with max_guardians - 1 applied guardians
+    kids = students(1)
+    applied = guardians("s0000", DEFAULTS.max_guardians - 1)
+    previous = roster(student=kids, contact=applied)
+
+    # When one guardian's phone changes (the contact stays linked, as before)
+    current = roster(student=kids, contact=[applied[0] | {"phone": "5550199"}, *applied[1:]])
+    evaluation = evaluate(previous, current, DEFAULTS)
+
+    # Then it is not counted as a new link on top of the old one: one update, no hold
+    assert [change.kind for change in evaluation.change_set] == ["updated"]
+    assert not evaluation.held
+
+
+def test_only_the_contacts_that_linked_the_held_student_carry_the_guardian_reason() -> None:
+    # Given one student with five guardians and another with one
+    kids = students(2)
+    applied = [*guardians("s0000", 5), *guardians("s0001", 1, prefix="other")]
+    previous = roster(student=kids, contact=applied)
+
+    # When a sixth guardian links the first, and the second's guardian gets a new phone
+    current = roster(student=kids, contact=[*guardians("s0000", 6), applied[5] | {"phone": "5550199"}])
+    evaluation = evaluate(previous, current, DEFAULTS)
+
+    # Then only the sixth guardian's change names the guardian rule (it is what the admin reviews)
+    marked = {change.clever_id: evaluation.reasons_for(change) for change in evaluation.change_set}
+    assert marked == {"g5": ("too_many_parent_connections",), "other0": ()}
+
+
 def test_a_student_already_over_the_limit_is_not_held_again() -> None:
     kids = students(1)
     evaluation = evaluate(
@@ -183,6 +238,20 @@ def test_a_reissued_student_keeps_the_guardians_it_had() -> None:
     assert HoldReason.TOO_MANY_PARENT_CONNECTIONS not in evaluation.reasons
 
 
+def test_a_reissued_student_who_gains_a_sixth_guardian_is_held() -> None:
+    # Given a student with five applied guardians
+    previous = roster(student=students(1), contact=guardians("s0000", 5))
+
+    # When Clever re-issues the student's id and a sixth guardian arrives with the new id
+    current = roster(student=students(1, prefix="new"), contact=guardians("new0000", 6))
+    evaluation = evaluate(previous, current, DEFAULTS)
+
+    # Then the five applied guardians are counted under the old id: 5 -> 6 is a hold
+    assert detail(evaluation, HoldReason.TOO_MANY_PARENT_CONNECTIONS)["examples"] == [
+        {"clever_id": "new0000", "name": "Kid0 Diaz", "guardians": 6, "previously": 5}
+    ]
+
+
 # --- emergency_contacts --------------------------------------------------------------------------
 
 
@@ -198,6 +267,29 @@ def test_a_new_emergency_relationship_is_a_hold_in_any_case() -> None:
         assert found["examples"] == [
             {"clever_id": "g0", "name": "Guardian 0", "student": "s0000", "type": kind}
         ]
+
+
+def test_an_emergency_hold_counts_relationships_and_contacts_separately() -> None:
+    # Given two new contacts: one emergency contact of two students, one secondary of one student
+    kids = students(2)
+    current = roster(
+        student=kids,
+        contact=[
+            contact("e1", name="Em", relationships=[rel("s0000", "Emergency"), rel("s0001", "Emergency")]),
+            contact("e2", name="Sec", relationships=[rel("s0000", "Secondary")]),
+        ],
+    )
+
+    # When evaluated against a roster without them
+    found = detail(evaluate(roster(student=kids), current, DEFAULTS), HoldReason.EMERGENCY_CONTACTS)
+
+    # Then the admin sees 3 relationships from 2 contacts, per type, and the types that are blocked
+    assert {key: found[key] for key in ("blocked_contact_types", "relationships", "contacts", "by_type")} == {
+        "blocked_contact_types": ["Emergency", "Secondary"],
+        "relationships": 3,
+        "contacts": 2,
+        "by_type": {"Emergency": 2, "Secondary": 1},
+    }
 
 
 def test_an_emergency_relationship_already_applied_is_no_hold() -> None:
@@ -238,6 +330,27 @@ def test_no_blocked_types_means_no_contact_hold() -> None:
     )
 
     assert not evaluation.held
+
+
+def test_hold_reason_codes_are_the_documented_ones() -> None:
+    # The codes are shown by the API, the CSV and e-mails and stored with holds (DESIGN §1): a
+    # changed value would leave stored holds and the dashboard's words behind
+    assert [reason.value for reason in HoldReason] == [
+        "large_removals",
+        "too_many_parent_connections",
+        "emergency_contacts",
+        "disconnected",
+    ]
+
+
+def test_a_raised_hold_cannot_be_relabelled() -> None:
+    # Given a hold the evaluation raised (the CSV, the store and the e-mail all read the same object)
+    evaluation = evaluate(roster(student=students(10)), roster(), DEFAULTS)
+    [hold] = evaluation.holds
+
+    # When code tries to change its reason / Then it is refused
+    with pytest.raises(ValidationError):
+        hold.reason = HoldReason.DISCONNECTED  # type: ignore[misc]
 
 
 def test_holds_serialise_to_json() -> None:

@@ -65,6 +65,7 @@ def test_dangling_references_and_duplicates_are_quarantined_not_dropped_silently
         "duplicate_ids": 1,
         "dangling_references": 2,
         "without_school": 1,
+        "no_role": 0,
     }
 
 

@@ -20,9 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 STATE_MACHINES = {
     "EvaluateStateMachine": REPO / "statemachine" / "evaluate.asl.json",
     "ReleaseStateMachine": REPO / "statemachine" / "release.asl.json",
+    "PollStateMachine": REPO / "statemachine" / "poll.asl.json",
 }
 FUNCTIONS = {
     "PollCleverFunction": "functions/poll_clever/",
+    "PlanPollsFunction": "functions/plan_polls/",
     "EvaluateHoldsFunction": "functions/evaluate_holds/",
     "ApplyChangesFunction": "functions/apply_changes/",
     "NotifyFunction": "functions/notify/",
@@ -69,11 +71,16 @@ LAMBDA_RETRY = {
     "BackoffRate": 2.0,
     "JitterStrategy": "FULL",
 }
+# A district's poll that timed out is not retried in the same tick: it backs off (sis_sync.scheduling).
+POLL_RETRY = LAMBDA_RETRY | {"ErrorEquals": [e for e in LAMBDA_RETRY["ErrorEquals"] if e != "States.Timeout"]}
 SCOPED_SERVICES = ("dynamodb:", "s3:", "ssm:", "states:", "lambda:", "ses:", "kms:", "secretsmanager:")
 PLAUSIBLE_SUBSTITUTIONS = {
     "EvaluateHoldsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-EvaluateHolds",
     "ApplyChangesFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-ApplyChanges",
     "NotifyFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-Notify",
+    "PlanPollsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-PlanPolls",
+    "PollCleverFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:sis-sync-PollClever",
+    "PollConcurrency": "5",
     "StateTableName": "sis-sync-StateTable",
     "MapConcurrency": "10",
 }
@@ -139,7 +146,8 @@ def test_functions_share_runtime_layer_tracing_and_code_paths(sam_template: dict
         assert resources[lid]["Properties"]["CodeUri"] == code
     poll = resources["PollCleverFunction"]["Properties"]
     assert (poll["Timeout"], poll["MemorySize"]) == (900, 1769)
-    [schedule] = poll["Events"].values()
+    assert "Events" not in poll  # the schedule fans out: PollStateMachine polls one district per invocation
+    [schedule] = resources["PollStateMachine"]["Properties"]["Events"].values()
     assert schedule["Properties"]["Schedule"] == {"Fn::Sub": "rate(${SyncRateMinutes} minutes)"}
     assert sam_template["Parameters"]["SyncRateMinutes"]["Default"] == 120
 
@@ -388,7 +396,8 @@ def test_definition_passes_statelint(path: Path) -> None:
 # statelint 3.1's schema predates the Distributed Map's ReaderConfig.InputType, which AWS requires
 # to read a JSON array from S3 (docs: "ItemReader (Map)"); everything else must pass.
 STATELINT_PREDATES = {
-    'Field "InputType" not allowed in State Machine.States.EvaluateSchools.ItemReader.ReaderConfig'
+    'Field "InputType" not allowed in State Machine.States.EvaluateSchools.ItemReader.ReaderConfig',
+    'Field "InputType" not allowed in State Machine.States.ReleaseSchools.ItemReader.ReaderConfig',
 }
 
 
@@ -403,7 +412,7 @@ def test_definition_is_jsonpath_with_retries_on_every_task(path: Path) -> None:
             continue
         assert state.get("Retry"), name
         if state["Resource"] == "arn:aws:states:::lambda:invoke":
-            assert LAMBDA_RETRY in state["Retry"], name
+            assert (POLL_RETRY if name == "PollDistrict" else LAMBDA_RETRY) in state["Retry"], name
             assert state["Parameters"]["FunctionName"].startswith("${"), name
 
 
@@ -452,9 +461,16 @@ def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
     assert states[after["Next"]]["Type"] == "Succeed"
 
 
-def test_release_refuses_a_stale_sync_id() -> None:
+def test_release_maps_over_the_approved_schools_and_refuses_a_stale_sync_id() -> None:
     machine = asl(STATE_MACHINES["ReleaseStateMachine"])
-    task = machine["States"][machine["StartAt"]]
+    states = machine["States"]
+    [mapped] = [state for state in states.values() if state["Type"] == "Map"]
+    # one execution per Clear holds: its schools come from the manifest, however many they are
+    assert mapped["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert mapped["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert mapped["MaxConcurrencyPath"] == "$.config.max_concurrency"
+    inner = mapped["ItemProcessor"]["States"]
+    task = inner[mapped["ItemProcessor"]["StartAt"]]
     assert task["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
     assert task["Parameters"]["Payload"]["mode"] == "release"
     assert set(task["Parameters"]["Payload"]) == {
@@ -464,10 +480,13 @@ def test_release_refuses_a_stale_sync_id() -> None:
         "school_id.$",
         "approved_by.$",
     }
-    [catch] = task["Catch"]
-    assert catch["ErrorEquals"] == ["StalePendingSyncError"]  # the exception class apply_changes raises
-    stale = machine["States"][catch["Next"]]
-    assert stale == stale | {"Type": "Fail", "Error": "StalePendingSync"}
+    stale, failed = task["Catch"]
+    assert stale["ErrorEquals"] == ["StalePendingSyncError"]  # the exception class apply_changes raises
+    assert inner[stale["Next"]] == inner[stale["Next"]] | {"Type": "Pass", "Result": "stale"}
+    # any other failure ends only that school; the release as a whole then fails, so it can be retried
+    assert failed["ErrorEquals"] == ["States.ALL"]
+    assert inner[failed["Next"]]["Result"] == "failed"
+    assert "ArrayContains($.results, 'failed')" in json.dumps(states[mapped["Next"]])
 
 
 def _actions_on(template: dict[str, Any], role: str, resource: str) -> set[str]:
@@ -496,8 +515,13 @@ S3_GRANTS = {
     },
     "ApplyChangesFunctionRole": {("s3:GetObject", "snapshots/*")},
     "NotifyFunctionRole": set(),
-    "ApiFunctionRole": {("s3:GetObject", "changes/*"), ("s3:ListBucket", "")},  # "": the bucket itself
+    "ApiFunctionRole": {
+        ("s3:GetObject", "changes/*"),
+        ("s3:ListBucket", ""),  # "": the bucket itself
+        ("s3:PutObject", "releases/*"),  # Clear holds' manifest of approved schools
+    },
     "EvaluateStateMachineRole": {("s3:GetObject", "manifests/*")},
+    "ReleaseStateMachineRole": {("s3:GetObject", "releases/*")},
 }
 
 
@@ -524,3 +548,56 @@ def _snapshot_bucket_grants(template: dict[str, Any], role: str) -> set[tuple[st
 @pytest.mark.parametrize("role", sorted(S3_GRANTS))
 def test_snapshot_bucket_grants_are_per_key_prefix(template: dict[str, Any], role: str) -> None:
     assert _snapshot_bucket_grants(template, role) == S3_GRANTS[role]
+
+
+def test_the_api_is_throttled_and_polls_have_reserved_concurrency(sam_template: dict[str, Any]) -> None:
+    # A script hammering POST …/sync meets API Gateway's 429s; polls cannot take every Lambda slot
+    [stage] = resources_of(sam_template, "AWS::ApiGatewayV2::Stage").values()
+    throttling = stage["Properties"]["DefaultRouteSettings"]
+    assert throttling == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+    }
+    defaults = {name: p.get("Default") for name, p in sam_template["Parameters"].items()}
+    assert 0 < defaults["ApiThrottlingRateLimit"] <= defaults["ApiThrottlingBurstLimit"]
+    poll = sam_template["Resources"]["PollCleverFunction"]["Properties"]
+    assert poll["ReservedConcurrentExecutions"] == {"Ref": "PollConcurrency"}
+    assert 1 <= defaults["PollConcurrency"] <= 50
+
+
+def test_the_api_never_writes_a_clever_token(template: dict[str, Any]) -> None:
+    # "I fixed it" only reads the district's token; writing one is the discovery step's job
+    role = template["Resources"]["ApiFunctionRole"]["Properties"]
+    actions = {
+        action
+        for policy in role.get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert "ssm:GetParameter" in actions
+    assert not {"ssm:PutParameter", "kms:Encrypt", "kms:GenerateDataKey"} & actions
+
+
+@pytest.mark.parametrize("name", ["CleverApiUrl", "CleverOauthUrl", "DashboardUrl"])
+def test_url_parameters_accept_only_https(sam_template: dict[str, Any], name: str) -> None:
+    # Given the template's URL parameters; Then an https URL passes and an http one is refused
+    pattern = sam_template["Parameters"][name]["AllowedPattern"]
+    assert re.fullmatch(pattern, "https://api.example.org")
+    for refused in ["http://api.example.org", "http://127.0.0.1:8000", "ftp://x", "HTTP://x"]:
+        assert not re.fullmatch(pattern, refused), (name, refused)
+
+
+def test_the_devstack_passes_its_http_urls_as_loopback_urls_only(sam_template: dict[str, Any]) -> None:
+    from devstack.stack import _loopback, _parameter_values
+
+    definitions = sam_template["Parameters"]
+    # Given an http URL as an ordinary parameter, as CloudFormation would check it: refused
+    with pytest.raises(ValueError, match="AllowedPattern"):
+        _parameter_values(definitions, {"SenderEmail": "a@b.org", "DashboardUrl": "http://127.0.0.1:8000"})
+    # Then the devstack's own loopback origin goes another way, and nothing else does
+    assert _loopback(definitions, {"DashboardUrl": "http://127.0.0.1:8000"}) == {
+        "DashboardUrl": "http://127.0.0.1:8000"
+    }
+    for url in ["http://evil.example", "http://127.0.0.1.evil.example", "https://127.0.0.1:8000/x"]:
+        with pytest.raises(ValueError, match="loopback"):
+            _loopback(definitions, {"DashboardUrl": url})

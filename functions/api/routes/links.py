@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from sis_sync.api import signed_links
-from sis_sync.api.models import LinkedReport
+from sis_sync.api.models import ErrorResponse, LinkedReport
 
 from .common import PUBLIC, context, responses
 from .schools import csv_response, wants_json
@@ -33,6 +33,13 @@ router = Router()
             },
         },
         s303={"description": "A very large CSV: download it from `Location`"},
+        s410={
+            "description": (
+                "`change_set_not_pending`: the CSV link's change set was released or replaced "
+                "(the hold is over): open the dashboard"
+            ),
+            "content": {"application/json": {"model": ErrorResponse}},
+        },
     ),
 )
 def open_link(token: Annotated[str, Path(max_length=4096)]) -> Response[Any]:

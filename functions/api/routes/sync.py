@@ -1,4 +1,4 @@
-""" "Check for new Clever data" and "I fixed it"."""
+""" "Check for new Clever data", "I fixed it", and what a sync did."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from sis_sync.api import syncing
-from sis_sync.api.models import ReconnectResponse, SyncRequest, SyncStarted
+from sis_sync.api.models import ReconnectResponse, SyncRequest, SyncStarted, SyncStatusView
 
 from .common import SECURED, Caller, context, responses
 
@@ -20,7 +20,11 @@ router = Router()
     "/v1/districts/<d>/sync",
     tags=["sync"],
     security=SECURED,
-    responses=responses(202, description="The sync started (it runs in the background)"),
+    responses=responses(
+        202,
+        description="The sync started (it runs in the background), or one was already running"
+        " (`already_running`: its sync id)",
+    ),
 )
 def check_now(
     d: str,
@@ -36,7 +40,23 @@ def check_now(
     "/v1/districts/<d>/reconnect",
     tags=["sync"],
     security=SECURED,
-    responses=responses(description="connected (and a sync started) or still disconnected, with the error"),
+    responses=responses(
+        description="connected (and a sync started) or still disconnected, with the error",
+        s202={"description": "connected; a poll of the district was already running (`already_running`)"},
+    ),
 )
-def reconnect(d: str, who: Caller) -> ReconnectResponse:
-    return syncing.reconnect(context(), who, d)
+def reconnect(d: str, who: Caller) -> Response[ReconnectResponse]:
+    body = syncing.reconnect(context(), who, d)
+    return Response(
+        status_code=202 if body.already_running else 200, body=body, content_type="application/json"
+    )
+
+
+@router.get(
+    "/v1/districts/<d>/syncs/<sync_id>",
+    tags=["sync"],
+    security=SECURED,
+    responses=responses(description="What the sync did: running until every changed school is processed"),
+)
+def sync_status(d: str, sync_id: str, who: Caller) -> SyncStatusView:
+    return syncing.sync_status(context(), who, d, sync_id)

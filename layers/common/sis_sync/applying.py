@@ -100,7 +100,9 @@ def apply_pending(
         raise StalePendingSyncError(f"unknown school {school_id}")
     result = ApplyResult(district_id=district_id, school_id=school_id, sync_id=sync_id, outcome="applied")
     if school.applied and school.applied.sync_id == sync_id and school.pending is None and not school.dirty:
-        return result.model_copy(update={"outcome": "already_applied"})  # a retry after the commit
+        if mode == "apply":  # a retry after the commit
+            state.settle_outcome(district_id, sync_id, school_id, applied=True)
+        return result.model_copy(update={"outcome": "already_applied"})
     pending = school.pending
     expected = Decision.HOLD if mode == "release" else Decision.APPLY
     if (
@@ -139,6 +141,8 @@ def apply_pending(
     )
     if not committed:  # a newer sync replaced the change set while it was being written
         return _refuse(applier, school_id, district_id, sync_id, mode, result)
+    if mode == "apply":
+        state.settle_outcome(district_id, sync_id, school_id, applied=True)
     logger.info("sync applied", school_id=school_id, sync_id=sync_id, written=written, mode=mode)
     return result.model_copy(update={"written": written})
 
@@ -154,6 +158,7 @@ def _refuse(
     if mode == "release":
         raise StalePendingSyncError(f"{school_id}: {sync_id} is not the pending change set")
     logger.info("apply superseded", school_id=school_id, sync_id=sync_id)
+    applier.state.settle_outcome(district_id, sync_id, school_id, applied=False)
     return result.model_copy(update={"outcome": "superseded"})
 
 

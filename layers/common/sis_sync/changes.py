@@ -130,8 +130,27 @@ def _diff(previous: Records, current: Records) -> ChangeSet:
         record_type: _diff_type(record_type, previous.get(record_type, []), current.get(record_type, []))
         for record_type in RECORD_TYPES
     }
+    _note_remaining_roles(changes, current)
     previous_counts = {record_type: len(previous.get(record_type, [])) for record_type in RECORD_TYPES}
     return ChangeSet(changes=changes, previous_counts=previous_counts)
+
+
+PERSON_TYPES: Final[tuple[RecordType, ...]] = ("student", "teacher", "staff", "contact")
+
+
+def _note_remaining_roles(changes: dict[RecordType, list[Change]], current: Records) -> None:
+    """A person who loses one role but keeps another in the school (a teacher who is no longer
+    staff) is not a person leaving: the removed role's `changed_fields` says `roles=teacher`."""
+    removed = [
+        change for kind in PERSON_TYPES for change in changes.get(kind, ()) if change.kind == "removed"
+    ]
+    if not removed:
+        return
+    ids = {kind: {record["id"] for record in current.get(kind, [])} for kind in PERSON_TYPES}
+    for change in removed:
+        kept = [kind for kind in PERSON_TYPES if kind != change.record_type and change.clever_id in ids[kind]]
+        if kept:
+            change.changed_fields = (f"roles={'+'.join(kept)}",)
 
 
 def _diff_type(record_type: RecordType, previous: list[Record], current: list[Record]) -> list[Change]:

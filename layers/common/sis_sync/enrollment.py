@@ -179,21 +179,18 @@ def _refresh(
         report.token_replaced.append(district_id)
     if returning:
         now = enrollment.now()
-        enrollment.state.put_district(
-            district.model_copy(
-                update={
-                    "connection": Connection.CONNECTED,
-                    "consecutive_failures": 0,
-                    "last_error": None,
-                    "next_poll_at": now,
-                }
-            )
+        enrollment.state.update_district(
+            district_id,
+            connection=Connection.CONNECTED,
+            consecutive_failures=0,
+            last_error=None,
+            next_poll_at=now,
         )
         _audit(enrollment, district_id, "district_reconnected", "app_authorized")
         report.reconnected.append(district_id)
     elif district.connection is Connection.DISCONNECTED:
         # a new token after a refused one: poll at the next chance, which reconnects the district
-        enrollment.state.put_district(district.model_copy(update={"next_poll_at": enrollment.now()}))
+        enrollment.state.update_district(district_id, next_poll_at=enrollment.now())
 
 
 def _require_same_district(enrollment: Enrollment, district: District, token: str) -> None:
@@ -208,16 +205,13 @@ def _require_same_district(enrollment: Enrollment, district: District, token: st
 
 def _disconnect(enrollment: Enrollment, district: District, run_id: str) -> None:
     now = enrollment.now()
-    was_connected = district.connection is Connection.CONNECTED
-    district = district.model_copy(
-        update={
-            "connection": Connection.DISCONNECTED,
-            "last_error": ErrorInfo(code=APP_DISCONNECTED, message=APP_DISCONNECTED_MESSAGE, at=now),
-        }
+    error = ErrorInfo(code=APP_DISCONNECTED, message=APP_DISCONNECTED_MESSAGE, at=now)
+    before = enrollment.state.update_district(
+        district.district_id, connection=Connection.DISCONNECTED, last_error=error
     )
-    enrollment.state.put_district(district)
+    district = district.model_copy(update={"connection": Connection.DISCONNECTED, "last_error": error})
     logger.warning("district disconnected: app no longer authorized", district_id=district.district_id)
-    if was_connected:
+    if before is not None and before.connection is Connection.CONNECTED:
         announce_disconnection(
             enrollment.state, enrollment.notify_disconnected, district, run_id, actor=SYSTEM, at=now
         )

@@ -14,7 +14,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from sis_sync.changes_csv import upload_changes_csv
-from sis_sync.model import AuditEntry, Decision, PendingChange, School, SchoolStatus, SnapshotRef, SyncSchool
+from sis_sync.model import (
+    AuditEntry,
+    Decision,
+    PendingChange,
+    School,
+    SchoolOutcome,
+    SchoolStatus,
+    SnapshotRef,
+    SyncSchool,
+    SyncSchoolOutcome,
+)
 from sis_sync.observability import logger
 from sis_sync.rules import Evaluation, evaluate
 from sis_sync.store.snapshots import SnapshotBucket
@@ -85,9 +95,19 @@ def _evaluate_once(
         logger.info(
             "older sync ignored", school_id=school.school_id, sync_id=sync_id, newer=school.latest_sync_id
         )
+        _record_outcome(evaluator, school, sync_id, SchoolOutcome.SUPERSEDED, settled=True)
         return result.model_copy(update={"superseded": True})
     if school.latest_sync_id == sync_id:
-        return _recorded(school, result)  # a retry of this task: decided already, audited once
+        recorded = _recorded(school, result)  # a retry of this task: decided already, audited once
+        _record_outcome(  # in case the first attempt stopped between its two writes
+            evaluator,
+            school,
+            sync_id,
+            _outcome_of(recorded.decision, ""),
+            settled=recorded.decision is not Decision.APPLY,
+            only_if_new=True,
+        )
+        return recorded
 
     applied = evaluator.snapshots.get(school.applied.key) if school.applied else None
     current = evaluator.snapshots.get(ref.snapshot_key)
@@ -118,6 +138,13 @@ def _evaluate_once(
 
     if not state.put_school_if_unchanged(updated):
         return None
+    _record_outcome(
+        evaluator,
+        school,
+        sync_id,
+        _outcome_of(result.decision, action),
+        settled=result.decision is not Decision.APPLY,
+    )
     if action:
         state.append_audit(
             AuditEntry(
@@ -140,6 +167,37 @@ def _evaluate_once(
         changes=len(evaluation.change_set),
     )
     return result
+
+
+def _outcome_of(decision: Decision, action: str) -> SchoolOutcome:
+    if decision is Decision.HOLD:
+        return SchoolOutcome.HELD
+    if action == "auto_release":
+        return SchoolOutcome.RELEASED
+    return SchoolOutcome.APPLYING if decision is Decision.APPLY else SchoolOutcome.UNCHANGED
+
+
+def _record_outcome(
+    evaluator: Evaluator,
+    school: School,
+    sync_id: str,
+    outcome: SchoolOutcome,
+    *,
+    settled: bool,
+    only_if_new: bool = False,
+) -> None:
+    """What this sync did to the school, for the sync status (GET …/syncs/{sync_id})."""
+    evaluator.state.record_outcome(
+        SyncSchoolOutcome(
+            district_id=school.district_id,
+            sync_id=sync_id,
+            school_id=school.school_id,
+            outcome=outcome,
+            settled=settled,
+        ),
+        at=evaluator.now(),
+        only_if_new=only_if_new,
+    )
 
 
 def _recorded(school: School, result: EvaluationResult) -> EvaluationResult:

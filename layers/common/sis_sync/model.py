@@ -41,6 +41,7 @@ class District(Item):
     clever_district_id: str
     admin_emails: list[str] = Field(default_factory=list)
     settings: DistrictSettings = DistrictSettings()
+    settings_version: int = 0  # bumped by every settings change; a change is saved only over the one read
     connection: Connection = Connection.CONNECTED
     last_error: ErrorInfo | None = None
     consecutive_failures: int = 0
@@ -133,6 +134,17 @@ class SyncSchool(Item):
     counts: dict[RecordType, int]
 
 
+class QuarantineEntry(Item):
+    """One record or reference a poll set aside (`sis_sync.snapshot.QuarantinedRecord`)."""
+
+    reason: str
+    record_type: RecordType
+    clever_id: str
+    name: str = ""
+    detail: str = ""
+    clever_school_ids: list[str] = Field(default_factory=list)
+
+
 class SyncRun(Item):
     district_id: str
     sync_id: str
@@ -146,10 +158,40 @@ class SyncRun(Item):
     changed_count: int = 0
     manifest_key: str | None = None
     unchanged_school_ids: list[str] = Field(default_factory=list)
+    # What the poll set aside (counts per reason: duplicate_ids, dangling_references,
+    # without_school, no_role), the first few of each with a name and a school, and how many
+    # people hold more than one role: shown by the sync status and the school report.
     quarantine: dict[str, int] = Field(default_factory=dict)
+    quarantined: list[QuarantineEntry] = Field(default_factory=list)
+    multi_role: int = 0
     requests: int = 0
+    # what the pull read: the next poll of the district is capped relative to these
+    pages: int = 0
+    records: int = 0
     error: ErrorInfo | None = None
     execution_arn: str | None = None
+    # written by the evaluate flow itself (statemachine/evaluate.asl.json): read, never put back
+    failed_schools: list[str] = Field(default_factory=list, exclude=True)
+    last_error: dict[str, str] | None = Field(default=None, exclude=True)
+
+
+class SchoolOutcome(StrEnum):
+    """What one sync did to one of its changed schools (GET …/syncs/{sync_id})."""
+
+    HELD = "held"
+    RELEASED = "released"  # the school was on hold; this sync's data released it (clean or unchanged)
+    APPLYING = "applying"  # clean changes, applied by the flow (`applied` once committed)
+    UNCHANGED = "unchanged"  # nothing differs from the applied roster
+    SUPERSEDED = "superseded"  # a newer sync decided for the school first
+
+
+class SyncSchoolOutcome(Item):
+    district_id: str
+    sync_id: str
+    school_id: str
+    outcome: SchoolOutcome
+    settled: bool  # nothing more will happen to the school under this sync
+    applied: bool = False
 
 
 class AuditEntry(Item):

@@ -67,7 +67,8 @@ def onboard_district(
     )
     for school in platform_schools:
         state.put_school(school.model_copy(update={"status": SchoolStatus.NOT_CONNECTED}), only_if_new=True)
-    state.put_district(district)
+    if not state.put_district(district):  # onboarded meanwhile by another run: that one audits
+        return state.get_district(district_id) or district
     state.append_audit(
         AuditEntry(
             district_id=district_id,

@@ -8,7 +8,7 @@ read as "everyone was removed").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sis_sync.clever.client import CleverClient, Role
@@ -20,6 +20,7 @@ from sis_sync.model import (
     Connection,
     District,
     ErrorInfo,
+    QuarantineEntry,
     School,
     SchoolStatus,
     SyncRun,
@@ -27,6 +28,8 @@ from sis_sync.model import (
     SyncStatus,
 )
 from sis_sync.observability import logger
+from sis_sync.onboarding import TokenDistrictMismatchError
+from sis_sync.scheduling import PollOrder, paging_limits, poll_orders, retry_at, sync_id_for
 from sis_sync.snapshot import Partitioner, Records, Snapshot, encode
 from sis_sync.store.executions import Executions
 from sis_sync.store.snapshots import SnapshotBucket
@@ -38,6 +41,10 @@ SYSTEM = "system"
 APP_DISCONNECTED = "app_disconnected"  # the district no longer authorizes the app in Clever
 OFFBOARDED = "offboarded"  # an operator took the district off the platform
 PARKED = frozenset({APP_DISCONNECTED, OFFBOARDED})
+ALREADY_RUNNING = "already_running"  # another poll of the district held the lease
+# Longer than the poll function's timeout (900 s), so a running poll never loses its lease; a
+# poll that crashed frees its district when this has passed.
+LEASE = timedelta(seconds=960)
 
 
 def parked(district: District) -> bool:
@@ -46,6 +53,12 @@ def parked(district: District) -> bool:
     until Clever lists a token for it again or an operator onboards it again."""
     error = district.last_error
     return district.connection is Connection.DISCONNECTED and error is not None and error.code in PARKED
+
+
+def due_polls(state: StateTable, due_by: datetime, at: datetime, trigger_id: str) -> list[PollOrder]:
+    """The schedule's fan-out: one poll order per district due by `due_by` that can be polled,
+    its sync id from the schedule's time `at` and its event id `trigger_id`."""
+    return poll_orders((d for d in state.districts_due(due_by) if not parked(d)), at, trigger_id)
 
 
 @dataclass(frozen=True)
@@ -65,20 +78,23 @@ class CleverPull:
     records: dict[str, Records]  # Clever school id -> records
     quarantine: dict[str, int]
     requests: int
+    pages: int = 0
+    records_read: int = 0
+    quarantined: list[QuarantineEntry] = field(default_factory=list)  # the first few per reason
+    multi_role: int = 0
 
 
-def sync_id_for(district_id: str, at: datetime) -> str:
-    """Sortable by time within a district, and a valid Step Functions execution name."""
-    return f"{at:%Y%m%dT%H%M%S}Z-{district_id}"[:80]
+__all__ = ["sync_id_for"]  # the id scheme lives in sis_sync.scheduling; callers import it here
 
 
 def pull(client: CleverClient) -> CleverPull:
     """Every list the snapshots need, streamed page by page into the partitioner."""
     partitioner = Partitioner()
     schools = client.list_all_schools()
+    partitioner.add_schools(school.id for school in schools)
     for role in USER_ROLES:
         for user in client.users(role):
-            partitioner.add_user(user)
+            partitioner.add_user(user, listed_as=role)
     partitioner.add_terms(term.id for term in client.terms())
     for section in client.sections():
         partitioner.add_section(section)
@@ -88,14 +104,31 @@ def pull(client: CleverClient) -> CleverPull:
         kinds = sorted({rejection.kind for rejection in client.rejected})
         raise CleverBadResponse(f"{len(client.rejected)} {'/'.join(kinds)} records failed validation")
     records = partitioner.finish()
-    quarantine = partitioner.quarantine.summary()
-    return CleverPull(schools=schools, records=records, quarantine=quarantine, requests=client.request_count)
+    return CleverPull(
+        schools=schools,
+        records=records,
+        quarantine=partitioner.quarantine.summary(),
+        requests=client.request_count,
+        pages=client.pages_read,
+        records_read=client.records_read,
+        quarantined=[QuarantineEntry.model_validate(entry) for entry in partitioner.quarantine.examples],
+        multi_role=partitioner.multi_role,
+    )
 
 
 def poll_district(
-    poller: Poller, district_id: str, sync_id: str, *, trigger: str, school_ids: Iterable[str] | None = None
+    poller: Poller,
+    district_id: str,
+    sync_id: str,
+    *,
+    trigger: str,
+    school_ids: Iterable[str] | None = None,
+    budget_s: float | None = None,
 ) -> SyncRun:
-    """Poll one district under `sync_id`; running the same sync id again does no double work."""
+    """Poll one district under `sync_id`; running the same sync id again does no double work.
+
+    Reading Clever must end within `budget_s` seconds (the invocation's deadline) and within caps
+    relative to the district's last poll; past either the poll fails and stores nothing."""
     state = poller.state
     existing = state.get_sync_run(district_id, sync_id)
     if existing is not None and existing.status is not SyncStatus.RUNNING:
@@ -104,33 +137,75 @@ def poll_district(
     district = state.get_district(district_id)
     if district is None:
         raise LookupError(f"unknown district {district_id}")
-    if parked(district):
-        logger.info("parked district not polled", district_id=district_id, sync_id=sync_id)
-        return SyncRun(
-            district_id=district_id,
-            sync_id=sync_id,
-            trigger=trigger,
-            started_at=poller.now(),
-            finished_at=poller.now(),
-            status=SyncStatus.FAILED,
-            error=district.last_error,
-        )
     run = existing or SyncRun(
         district_id=district_id, sync_id=sync_id, trigger=trigger, started_at=poller.now()
     )
-    state.put_sync_run(run)
+    now = poller.now()
+    holder = state.take_poll_lease(district_id, sync_id, now=now, until=now + LEASE)
+    if holder is not None:
+        return _closed(poller, run, ALREADY_RUNNING, f"sync {holder} of the district was running", existing)
     try:
-        with poller.clever(poller.tokens.get(district_id)) as client:
-            pulled = pull(client)
-    except (CleverError, MissingTokenError) as error:
-        return _record_failure(poller, district, run, error)
-    return _record_pull(poller, district, run, pulled, set(school_ids) if school_ids else None)
+        if parked(district):
+            logger.info("parked district not polled", district_id=district_id, sync_id=sync_id)
+            error = district.last_error
+            assert error is not None
+            return _closed(poller, run, error.code, error.message, existing)
+        if existing is not None:
+            started = poller.executions.find(sync_id)
+            if started is not None:
+                return _finish_started(poller, district, existing, started)
+        state.put_sync_run(run)
+        # Until this poll records its outcome, the district counts as failing: a poll killed by
+        # Lambda's timeout must not leave the district first in line for the next schedule.
+        state.update_district(district_id, next_poll_at=retry_at(district, now))
+        last = state.get_sync_run(district_id, district.last_sync_id) if district.last_sync_id else None
+        try:
+            with poller.clever(poller.tokens.get(district_id)) as client:
+                client.bound(paging_limits(last, budget_s))
+                require_own_district(client, district)
+                pulled = pull(client)
+        except (CleverError, MissingTokenError, TokenDistrictMismatchError) as error:
+            return _record_failure(poller, district, run, error)
+        return _record_pull(poller, district, run, pulled, set(school_ids) if school_ids else None)
+    finally:
+        state.release_poll_lease(district_id, sync_id)
+
+
+def require_own_district(client: CleverClient, district: District) -> None:
+    """A token belongs to one district: one that reads another Clever district must not sync
+    that district's roster into this one (a token stored in the wrong slot)."""
+    read = client.district().id
+    if read != district.clever_district_id:
+        raise TokenDistrictMismatchError(
+            f"the district's Clever token reads Clever district {read}, not {district.clever_district_id}"
+        )
+
+
+def _finish_started(poller: Poller, district: District, run: SyncRun, execution_arn: str) -> SyncRun:
+    """A retried poll whose first attempt got as far as starting the evaluate execution (then died
+    before recording it): that execution reads, or has read, the manifest of this sync. Pulling
+    again would rewrite the manifest with schools that execution never evaluates."""
+    logger.info("sync already started its evaluation", district_id=district.district_id, sync_id=run.sync_id)
+    run.execution_arn = execution_arn
+    return _mark_synced(poller, district, run)
+
+
+def _closed(poller: Poller, run: SyncRun, code: str, message: str, announced: SyncRun | None) -> SyncRun:
+    """A poll that pulls nothing (another poll holds the district, or it is parked). A run the
+    API announced (stored as running) is closed, so that its status does not stay running."""
+    logger.info("poll not run", district_id=run.district_id, sync_id=run.sync_id, code=code)
+    now = poller.now()
+    error = ErrorInfo(code=code, message=message, at=now)
+    closed = run.model_copy(update={"status": SyncStatus.FAILED, "finished_at": now, "error": error})
+    if announced is not None:
+        poller.state.put_sync_run(closed)
+    return closed
 
 
 def _record_pull(
     poller: Poller, district: District, run: SyncRun, pulled: CleverPull, only: set[str] | None
 ) -> SyncRun:
-    state, now = poller.state, poller.now()
+    state = poller.state
     known = list(state.schools(district.district_id))
     found = discover(
         district.district_id, run.sync_id, known, pulled.schools, first_sync=not district.onboarded
@@ -164,6 +239,8 @@ def _record_pull(
             run.changed_schools.append(changed)
 
     run.quarantine, run.requests = pulled.quarantine, pulled.requests
+    run.pages, run.records = pulled.pages, pulled.records_read
+    run.quarantined, run.multi_role = pulled.quarantined, pulled.multi_role
     if run.changed_schools:
         # The schools go in a manifest, not the execution input: 1,800 of them would not fit.
         manifest = poller.snapshots.put_manifest(
@@ -181,23 +258,7 @@ def _record_pull(
                 "school_count": len(run.changed_schools),
             },
         )
-    run.status, run.finished_at = SyncStatus.SUCCEEDED, now
-    state.put_sync_run(run)
-    reconnected = district.connection is Connection.DISCONNECTED
-    district = district.model_copy(
-        update={
-            "connection": Connection.CONNECTED,
-            "consecutive_failures": 0,
-            "last_error": None,
-            "onboarded": True,
-            "last_sync_at": now,
-            "last_sync_id": run.sync_id,
-            "next_poll_at": now + timedelta(minutes=district.settings.sync_interval_minutes),
-        }
-    )
-    state.put_district(district)
-    if reconnected:
-        _audit(poller, district, "district_reconnected", [], run.sync_id, "connected")
+    _mark_synced(poller, district, run)
     logger.info(
         "sync pulled",
         district_id=district.district_id,
@@ -206,6 +267,26 @@ def _record_pull(
         unchanged=len(run.unchanged_school_ids),
         requests=run.requests,
     )
+    return run
+
+
+def _mark_synced(poller: Poller, district: District, run: SyncRun) -> SyncRun:
+    state, now = poller.state, poller.now()
+    run.status, run.finished_at = SyncStatus.SUCCEEDED, now
+    state.put_sync_run(run)
+    # only the poll's own fields: settings or a reconnect saved meanwhile stay as saved
+    before = state.update_district(
+        district.district_id,
+        connection=Connection.CONNECTED,
+        consecutive_failures=0,
+        last_error=None,
+        onboarded=True,
+        last_sync_at=now,
+        last_sync_id=run.sync_id,
+        next_poll_at=now + timedelta(minutes=district.settings.sync_interval_minutes),
+    )
+    if before is not None and before.connection is Connection.DISCONNECTED:
+        _audit(poller, district, "district_reconnected", [], run.sync_id, "connected")
     return run
 
 
@@ -228,31 +309,41 @@ def _snapshot_if_changed(
 
 def _record_failure(poller: Poller, district: District, run: SyncRun, error: Exception) -> SyncRun:
     now = poller.now()
-    code = error.code if isinstance(error, CleverError) else "no_token"
+    code = error.code if isinstance(error, (CleverError, TokenDistrictMismatchError)) else "no_token"
     info = ErrorInfo(code=code, message=str(error)[:500], at=now)
-    failures = district.consecutive_failures + 1
-    give_up = isinstance(error, (CleverAuthError, MissingTokenError))
-    disconnect = give_up or failures >= district.settings.disconnect_after_failures
+    run.status, run.finished_at, run.error = SyncStatus.FAILED, now, info
+    poller.state.put_sync_run(run)
+    # backed off: a district that keeps failing (or timing out) cannot stay first in line
+    counted = poller.state.count_poll_failure(district.district_id, info, retry_at(district, now))
+    failures = counted.consecutive_failures if counted else district.consecutive_failures + 1
     logger.warning(
         "sync failed", district_id=district.district_id, sync_id=run.sync_id, code=code, failures=failures
     )
-    run.status, run.finished_at, run.error = SyncStatus.FAILED, now, info
-    poller.state.put_sync_run(run)
-    was_connected = district.connection is Connection.CONNECTED
-    district = district.model_copy(
-        update={
-            "consecutive_failures": failures,
-            "last_error": info,
-            "connection": Connection.DISCONNECTED if disconnect else district.connection,
-            "next_poll_at": now + timedelta(minutes=district.settings.sync_interval_minutes),
-        }
-    )
-    poller.state.put_district(district)
-    if disconnect and was_connected:
-        announce_disconnection(
-            poller.state, poller.notify_disconnected, district, run.sync_id, actor=SYSTEM, at=now
-        )
+    give_up = isinstance(error, (CleverAuthError, MissingTokenError, TokenDistrictMismatchError))
+    if give_up or failures >= (counted or district).settings.disconnect_after_failures:
+        disconnect(poller.state, poller.notify_disconnected, district.district_id, run.sync_id, at=now)
     return run
+
+
+def disconnect(
+    state: StateTable,
+    notify_disconnected: Callable[[str, str], None],
+    district_id: str,
+    sync_id: str,
+    *,
+    actor: str = SYSTEM,
+    at: datetime,
+) -> bool:
+    """Mark a connected district disconnected (its `last_error` already says why) and announce it;
+    only the write that makes the change announces it, so racing writers send one e-mail."""
+    before = state.update_district(
+        district_id, connection=Connection.DISCONNECTED, only_if={"connection": Connection.CONNECTED}
+    )
+    if before is None:
+        return False
+    now = state.get_district(district_id)
+    announce_disconnection(state, notify_disconnected, now or before, sync_id, actor=actor, at=at)
+    return True
 
 
 def announce_disconnection(

@@ -25,6 +25,7 @@ from sis_sync.polling import Poller
 from sis_sync.store.app_credentials import AppCredentialsStore
 from sis_sync.store.executions import Executions
 from sis_sync.store.mailer import SesMailer
+from sis_sync.store.releases import ReleaseStarter
 from sis_sync.store.roster_table import RosterTable
 from sis_sync.store.snapshots import SnapshotBucket
 from sis_sync.store.state_table import StateTable
@@ -131,7 +132,11 @@ def admin_api() -> ApiContext:
         state=state_table(),
         roster=roster_table(),
         csv=S3CsvReader(client("s3"), env.snapshot_bucket, inline_limit=env.csv_inline_limit),
-        releases=Executions(client("stepfunctions"), env.release_state_machine_arn),
+        releases=ReleaseStarter(
+            Executions(client("stepfunctions"), env.release_state_machine_arn),
+            client("s3"),
+            env.snapshot_bucket,
+        ),
         polls=LambdaPollStarter(client("lambda"), env.poll_function_name),
         tokens=token_store(),
         clever=clever_client_factory(env),

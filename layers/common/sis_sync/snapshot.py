@@ -135,20 +135,68 @@ def decode(body: bytes) -> Snapshot:
     )
 
 
+QuarantineReason = Literal["duplicate_ids", "dangling_references", "without_school", "no_role"]
+QUARANTINE_REASONS: Final[tuple[QuarantineReason, ...]] = (
+    "duplicate_ids",
+    "dangling_references",
+    "without_school",
+    "no_role",
+)
+PERSON_ROLES: Final = ("student", "teacher", "staff", "contact")
+EXAMPLES_PER_REASON: Final = 20
+
+
+class QuarantinedRecord(TypedDict):
+    """One record or reference set aside, as the admin is shown it (the sync run keeps a few)."""
+
+    reason: QuarantineReason
+    record_type: RecordType
+    clever_id: str
+    name: str
+    detail: str  # what could not be placed: "student:ghost", "school:", "term:t9", a role
+    clever_school_ids: list[str]  # where it was to be placed, when known; [] = no school
+
+
 @dataclass
 class Quarantine:
-    """Records and references set aside instead of crashing the run or silently dropping them."""
+    """Records and references set aside instead of crashing the run or silently dropping them.
+
+    Each reason keeps every entry as "type:id" (or "type:id->type:ref" for a reference), plus the
+    first few as `QuarantinedRecord`s with a name and a school, for the report and the sync status.
+    """
 
     duplicate_ids: list[str] = field(default_factory=list)
     dangling_references: list[str] = field(default_factory=list)
     without_school: list[str] = field(default_factory=list)
+    no_role: list[str] = field(default_factory=list)  # in a role's listing without that role
+    examples: list[QuarantinedRecord] = field(default_factory=list)
+
+    def add(
+        self,
+        reason: QuarantineReason,
+        record_type: RecordType,
+        clever_id: str,
+        *,
+        name: str = "",
+        detail: str = "",
+        schools: Iterable[str] = (),
+    ) -> None:
+        entries: list[str] = getattr(self, reason)
+        entries.append(f"{record_type}:{clever_id}" + (f"->{detail}" if detail else ""))
+        if len(entries) <= EXAMPLES_PER_REASON:
+            self.examples.append(
+                QuarantinedRecord(
+                    reason=reason,
+                    record_type=record_type,
+                    clever_id=clever_id,
+                    name=name,
+                    detail=detail,
+                    clever_school_ids=sorted(schools),
+                )
+            )
 
     def summary(self) -> dict[str, int]:
-        return {
-            "duplicate_ids": len(self.duplicate_ids),
-            "dangling_references": len(self.dangling_references),
-            "without_school": len(self.without_school),
-        }
+        return {reason: len(getattr(self, reason)) for reason in QUARANTINE_REASONS}
 
 
 def _person(user: User, sis_id: str) -> PersonFields:
@@ -245,11 +293,17 @@ def _schools_of(school: str | None, schools: list[str]) -> set[str]:
     return set(schools) | ({school} if school else set())
 
 
+def _roles_of(user: User) -> tuple[str, ...]:
+    return tuple(role for role in PERSON_ROLES if getattr(user.roles, role) is not None)
+
+
 class Partitioner:
     """Builds per-Clever-school record lists from a district's lists, one record at a time.
 
     Feed it users (any role, any order) and sections, then `finish()`. Contacts are placed last,
     in the schools of their students, because a contact only has a school through its students.
+    A record that cannot be placed (no school, a school Clever did not list, a user in a role's
+    listing without that role) is quarantined with its reason; the rest of the district goes on.
     """
 
     def __init__(self) -> None:
@@ -259,36 +313,69 @@ class Partitioner:
         self._contacts: list[ContactRecord] = []  # compact now; placed once every student is known
         self._sections: list[Section] = []
         self._term_ids: set[str] | None = None
+        self._school_ids: set[str] | None = None
+        self._multi_role: dict[str, tuple[str, ...]] = {}
         self.quarantine = Quarantine()
 
-    def _first_time(self, kind: RecordType, record_id: str) -> bool:
+    @property
+    def multi_role(self) -> int:
+        """People with more than one role (a teacher who is also staff): one person, not duplicates."""
+        return len(self._multi_role)
+
+    def _first_time(self, kind: RecordType, record_id: str, name: str = "") -> bool:
         if (kind, record_id) in self._seen:
-            self.quarantine.duplicate_ids.append(f"{kind}:{record_id}")
+            self.quarantine.add("duplicate_ids", kind, record_id, name=name)
             return False
         self._seen.add((kind, record_id))
         return True
 
-    def _place(self, kind: RecordType, record: Record, schools: set[str]) -> None:
-        if not schools:
-            self.quarantine.without_school.append(f"{kind}:{record['id']}")
-        for school in schools:
-            self._records[school][kind].append(record)
-
-    def add_user(self, user: User) -> None:
-        roles = user.roles
-        if roles.student and self._first_time("student", user.id):
-            schools = _schools_of(roles.student.school, roles.student.schools)
-            self._student_schools[user.id] = schools
-            self._place("student", cast(Record, student_record(user)), schools)
-        if roles.teacher and self._first_time("teacher", user.id):
-            self._place(
-                "teacher",
-                cast(Record, teacher_record(user)),
-                _schools_of(roles.teacher.school, roles.teacher.schools),
+    def _placeable(self, kind: RecordType, record_id: str, name: str, schools: set[str]) -> set[str]:
+        """The schools of `schools` that Clever listed; each other one is a dangling reference."""
+        if self._school_ids is None:
+            return schools
+        for school in sorted(schools - self._school_ids):
+            self.quarantine.add(
+                "dangling_references", kind, record_id, name=name, detail=f"school:{school}", schools=[school]
             )
-        if roles.staff and self._first_time("staff", user.id):
-            self._place("staff", cast(Record, staff_record(user)), set(roles.staff.schools))
-        if roles.contact and self._first_time("contact", user.id):
+        return schools & self._school_ids
+
+    def _place(self, kind: RecordType, record: Record, schools: set[str], name: str) -> set[str]:
+        """Put the record in each of its schools Clever listed; the schools it went to."""
+        placeable = self._placeable(kind, record["id"], name, schools)
+        if not placeable:
+            self.quarantine.add("without_school", kind, record["id"], name=name)
+        for school in placeable:
+            self._records[school][kind].append(record)
+        return placeable
+
+    def add_schools(self, school_ids: Iterable[str]) -> None:
+        """The schools Clever listed: a record placed only in others is quarantined, not lost."""
+        self._school_ids = set(school_ids)
+
+    def add_user(self, user: User, listed_as: str | None = None) -> None:
+        """One user of a listing. `listed_as` is the role of the listing (`/users?role=teacher`):
+        only that role is read from it, so a teacher who is also staff, listed once under each
+        role, is one person with two roles; without it every role of the user is read."""
+        roles = user.roles
+        held = _roles_of(user)
+        name = " ".join(part for part in (user.name.first, user.name.last) if part)
+        if len(held) > 1:
+            self._multi_role[user.id] = held
+        if listed_as is not None and listed_as not in held:
+            self.quarantine.add("no_role", _record_type(listed_as), user.id, name=name, detail=listed_as)
+            return
+        wanted = set(held) if listed_as is None else {listed_as}
+        if "student" in wanted and roles.student and self._first_time("student", user.id, name):
+            schools = _schools_of(roles.student.school, roles.student.schools)
+            self._student_schools[user.id] = self._place(
+                "student", cast(Record, student_record(user)), schools, name
+            )
+        if "teacher" in wanted and roles.teacher and self._first_time("teacher", user.id, name):
+            schools = _schools_of(roles.teacher.school, roles.teacher.schools)
+            self._place("teacher", cast(Record, teacher_record(user)), schools, name)
+        if "staff" in wanted and roles.staff and self._first_time("staff", user.id, name):
+            self._place("staff", cast(Record, staff_record(user)), set(roles.staff.schools), name)
+        if "contact" in wanted and roles.contact and self._first_time("contact", user.id, name):
             self._contacts.append(contact_record(user))
 
     def add_terms(self, term_ids: Iterable[str]) -> None:
@@ -296,36 +383,63 @@ class Partitioner:
         self._term_ids = set(term_ids)
 
     def add_section(self, section: Section) -> None:
-        if self._first_time("section", section.id):
+        if self._first_time("section", section.id, section.name):
             self._sections.append(section)
 
     def finish(self) -> dict[str, Records]:
         """Per Clever school id, every record type sorted by id."""
+        quarantine = self.quarantine
         for section in self._sections:
+            school = section.school or ""
             if self._term_ids is not None and section.term_id and section.term_id not in self._term_ids:
-                self.quarantine.dangling_references.append(f"section:{section.id}->term:{section.term_id}")
+                quarantine.add(
+                    "dangling_references",
+                    "section",
+                    section.id,
+                    name=section.name,
+                    detail=f"term:{section.term_id}",
+                    schools=[school] if school else [],
+                )
             students = []
             for student in section.students:
-                if section.school in self._student_schools.get(student, ()):
+                if school in self._student_schools.get(student, ()):
                     students.append(student)
                 else:
-                    self.quarantine.dangling_references.append(f"section:{section.id}->student:{student}")
-            self._place("section", cast(Record, section_record(section, students)), {section.school})
+                    quarantine.add(
+                        "dangling_references",
+                        "section",
+                        section.id,
+                        name=section.name,
+                        detail=f"student:{student}",
+                        schools=[school] if school else [],
+                    )
+            record = cast(Record, section_record(section, students))
+            self._place("section", record, {school} if school else set(), section.name)
         for contact in self._contacts:
             students_by_school: defaultdict[str, set[str]] = defaultdict(set)
             for rel in contact["relationships"]:
                 schools = self._student_schools.get(rel["student"])
                 if schools is None:
-                    self.quarantine.dangling_references.append(
-                        f"contact:{contact['id']}->student:{rel['student']}"
+                    quarantine.add(
+                        "dangling_references",
+                        "contact",
+                        contact["id"],
+                        name=contact["name"],
+                        detail=f"student:{rel['student']}",
                     )
                 for school in schools or ():
                     students_by_school[school].add(rel["student"])
             if not students_by_school:
-                self.quarantine.without_school.append(f"contact:{contact['id']}")
+                quarantine.add("without_school", "contact", contact["id"], name=contact["name"])
             for school, linked in students_by_school.items():
                 self._records[school]["contact"].append(cast(Record, for_school(contact, linked)))
         for records in self._records.values():
             for kind in RECORD_TYPES:
                 records[kind].sort(key=lambda record: record["id"])
         return dict(self._records)
+
+
+def _record_type(role: str) -> RecordType:
+    if role not in PERSON_ROLES:
+        raise ValueError(f"not a roster role: {role}")
+    return cast(RecordType, role)

@@ -47,7 +47,7 @@ class RunningDevstack:
         return result
 
     def tick(self) -> None:
-        self.http.post("/dev/tick").raise_for_status()
+        self.http.post("/dev/tick", json={}).raise_for_status()
 
     def outbox(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = self.http.get("/dev/outbox").json()["messages"]

@@ -108,16 +108,13 @@ def onboard(op: Operator, district_id: str, token: str, emails: list[str]) -> Ac
         )
     op.tokens.put(district_id, token)
     now = op.now()
-    op.state.put_district(
-        existing.model_copy(
-            update={
-                "connection": Connection.CONNECTED,
-                "consecutive_failures": 0,
-                "last_error": None,
-                "next_poll_at": now,
-                "admin_emails": admins,
-            }
-        )
+    op.state.update_district(
+        district_id,
+        connection=Connection.CONNECTED,
+        consecutive_failures=0,
+        last_error=None,
+        next_poll_at=now,
+        admin_emails=admins,
     )
     _audit(op, district_id, "district_reconnected", "operator_onboarded")
     return ActionResult(district_id=district_id, action="onboard", result="reconnected")
@@ -140,9 +137,7 @@ def offboard(op: Operator, district_id: str) -> ActionResult:
     if district.last_error is not None and district.last_error.code == OFFBOARDED:
         return ActionResult(district_id=district_id, action="offboard", result="already_offboarded")
     error = ErrorInfo(code=OFFBOARDED, message=OFFBOARDED_MESSAGE, at=op.now())
-    op.state.put_district(
-        district.model_copy(update={"connection": Connection.DISCONNECTED, "last_error": error})
-    )
+    op.state.update_district(district_id, connection=Connection.DISCONNECTED, last_error=error)
     _audit(op, district_id, "district_offboarded", OFFBOARDED, detail={"token_removed": removed})
     return ActionResult(
         district_id=district_id, action="offboard", result=OFFBOARDED, detail={"token_removed": removed}

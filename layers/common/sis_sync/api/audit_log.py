@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any, Final
 
 from sis_sync.api.context import ApiContext
@@ -27,19 +28,27 @@ def record(
     sync_ids: list[str] | None = None,
     result: str,
     detail: dict[str, Any] | None = None,
+    per_school: Mapping[str, tuple[str, str]] | None = None,
 ) -> None:
-    ctx.state.append_audit(
-        AuditEntry(
-            district_id=district_id,
-            at=ctx.now(),
-            actor=who.email,
-            action=action,
-            school_ids=school_ids or [],
-            sync_ids=sync_ids or [],
-            result=result,
-            detail=detail or {},
-        )
+    """Append the entry. `per_school` (school id -> (sync id, result)) gives each school's history
+    its own sync and result rather than a copy of the whole entry."""
+    entry = AuditEntry(
+        district_id=district_id,
+        at=ctx.now(),
+        actor=who.email,
+        action=action,
+        school_ids=school_ids or [],
+        sync_ids=sync_ids or [],
+        result=result,
+        detail=detail or {},
     )
+    histories = {
+        school_id: entry.model_copy(
+            update={"school_ids": [school_id], "sync_ids": [sync_id], "result": outcome, "detail": {}}
+        )
+        for school_id, (sync_id, outcome) in (per_school or {}).items()
+    }
+    ctx.state.append_audit(entry, histories)
 
 
 def audit_page(ctx: ApiContext, who: Identity, district_id: str, limit: int, cursor: str | None) -> AuditPage:

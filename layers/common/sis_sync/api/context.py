@@ -12,7 +12,7 @@ from sis_sync.api.errors import NotFoundError
 from sis_sync.api.identity import Identity
 from sis_sync.clever.client import CleverClient
 from sis_sync.model import District, School
-from sis_sync.store.executions import Executions
+from sis_sync.store.releases import ReleaseStarter
 from sis_sync.store.roster_table import RosterTable
 from sis_sync.store.state_table import StateTable
 from sis_sync.store.tokens import TokenStore
@@ -23,7 +23,7 @@ class ApiContext:
     state: StateTable
     roster: RosterTable
     csv: CsvReader
-    releases: Executions
+    releases: ReleaseStarter
     polls: PollStarter
     tokens: TokenStore
     clever: Callable[[str], CleverClient]  # district token -> client

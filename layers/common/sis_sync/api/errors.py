@@ -52,6 +52,18 @@ class ConflictError(ApiError):
     code = "conflict"
 
 
+class GoneError(ApiError):
+    """What was asked for existed but is gone for good (a link to a change set no longer pending)."""
+
+    code = "gone"
+
+
+class ChangeSetNotPendingError(GoneError):
+    """A signed CSV link whose change set was released or replaced: it serves nothing any more."""
+
+    code = "change_set_not_pending"
+
+
 class StaleSyncIdError(ConflictError):
     """Clear holds named change sets that are no longer pending, and released nothing."""
 

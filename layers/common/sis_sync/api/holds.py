@@ -1,5 +1,5 @@
 """Clear holds: approve the pending change sets of schools. Nothing waits for long work here:
-each approval starts a release execution, which applies the change set in the background."""
+one release execution per request applies the approved change sets in the background."""
 
 from __future__ import annotations
 
@@ -9,43 +9,44 @@ from typing import Final
 
 from sis_sync.api import audit_log
 from sis_sync.api.context import ApiContext
-from sis_sync.api.errors import InvalidRequestError, StaleSyncIdError
+from sis_sync.api.errors import InvalidRequestError, NotFoundError, StaleSyncIdError
 from sis_sync.api.identity import Identity
 from sis_sync.api.models import ClearOutcome, ClearRequest, ClearResponse, ClearResult
 from sis_sync.model import Connection, District, School, SchoolStatus
 from sis_sync.observability import logger
+from sis_sync.store.releases import Approval
 
 _EXECUTION_NAME_UNSAFE: Final = re.compile(r"[^0-9A-Za-z_-]")
 
 
 def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: ClearRequest) -> ClearResponse:
-    """Start one release execution per school whose named change set is still the held one.
+    """Approve the named change sets still held, with one release execution over all of them.
 
-    Every school is looked up before anything starts (an unknown school refuses the whole
-    request); nothing is applied here. While the district is disconnected nothing is released:
-    every school's result is `disconnected` (DESIGN §1: nothing is applied while disconnected).
-    Releasing nothing because every named change set moved on is a conflict (409)."""
+    The schools are read in batches and each result decided up front (an unknown school refuses
+    the whole request); the action is audited before the release starts, so it is on record even
+    if the start fails; then one manifest and one execution start, and the answer comes at once:
+    `released` means "its release started" (it applies in the background, a school at a time per
+    Map iteration). While the district is disconnected nothing is released: every result is
+    `disconnected` (DESIGN §1). Releasing nothing because every named change set moved on is a
+    conflict (409)."""
     district = ctx.require_district(who, district_id)
     named = {item.school_id: item.sync_id for item in request.schools}
     if len(named) != len(request.schools):
         raise InvalidRequestError("a school is named twice")
-    schools = {school_id: ctx.require_school(district_id, school_id) for school_id in named}
-    results: list[ClearResult] = []
-    for school_id, sync_id in named.items():
-        outcome = _clear_outcome(district, schools[school_id], sync_id)
-        if outcome == "released":
-            ctx.releases.start(
-                release_execution_name(school_id, sync_id),
-                {
-                    "district_id": district_id,
-                    "sync_id": sync_id,
-                    "school_id": school_id,
-                    "approved_by": who.email,
-                },
-                retry_failed=True,  # a release that failed can be approved again
-            )
-        results.append(ClearResult(school_id=school_id, result=outcome, sync_id=sync_id))
-    released = [r for r in results if r.result == "released"]
+    schools = ctx.state.get_schools(district_id, named)
+    unknown = [school_id for school_id in named if school_id not in schools]
+    if unknown:
+        raise NotFoundError(f"school {unknown[0]} not found")
+    results = [
+        ClearResult(
+            school_id=school_id, result=_clear_outcome(district, schools[school_id], sync_id), sync_id=sync_id
+        )
+        for school_id, sync_id in named.items()
+    ]
+    approvals = [
+        Approval(school_id=r.school_id, sync_id=r.sync_id) for r in results if r.result == "released"
+    ]
+    name = release_name(approvals) if approvals else None
     audit_log.record(
         ctx,
         who,
@@ -53,11 +54,14 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
         "clear_holds",
         school_ids=list(named),
         sync_ids=sorted(set(named.values())),
-        result="released" if released else "refused",
-        detail={"results": {r.school_id: r.result for r in results}},
+        result="released" if approvals else "refused",
+        detail={"results": {r.school_id: r.result for r in results}} | ({"release": name} if name else {}),
+        per_school={r.school_id: (r.sync_id, r.result) for r in results},
     )
-    logger.info("holds cleared", district_id=district_id, released=len(released), asked=len(results))
-    if not released and any(r.result == "stale" for r in results):
+    if name:
+        ctx.releases.start(name, district_id, approvals, who.email)
+    logger.info("holds cleared", district_id=district_id, released=len(approvals), asked=len(results))
+    if not approvals and any(r.result == "stale" for r in results):
         raise StaleSyncIdError(
             "the change sets named are no longer pending: review the newest one",
             [r.model_dump() for r in results],
@@ -65,8 +69,18 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
     return ClearResponse(results=results)
 
 
+def release_name(approvals: list[Approval]) -> str:
+    """The execution of these approvals: the same approvals start it once (a repeated click starts
+    nothing new). One school keeps its readable name; many are named by a digest of them all."""
+    if len(approvals) == 1:
+        return release_execution_name(approvals[0].school_id, approvals[0].sync_id)
+    pairs = sorted(f"{a.school_id}\n{a.sync_id}" for a in approvals)
+    digest = hashlib.sha256("\n\n".join(pairs).encode()).hexdigest()[:40]
+    return f"release-{len(approvals)}-schools-{digest}"
+
+
 def release_execution_name(school_id: str, sync_id: str) -> str:
-    """`release-<school>-<sync>`: one execution per approval (a repeated click starts nothing new).
+    """`release-<school>-<sync>`: the execution of one school's approval.
     Step Functions allows 80 characters of [0-9A-Za-z_-]; anything else falls back to a digest."""
     name = f"release-{school_id}-{sync_id}"
     if len(name) <= 80 and not _EXECUTION_NAME_UNSAFE.search(name):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from sis_sync.model import AuditEntry, Connection, SchoolStatus
+from sis_sync.model import AuditEntry, Connection, SchoolStatus, SyncStatus
 from sis_sync.settings import Count, DistrictSettings
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -135,6 +135,26 @@ class SchoolList(BaseModel):
     schools: list[SchoolView]
 
 
+class QuarantinedView(BaseModel):
+    reason: str  # duplicate_ids | dangling_references | without_school | no_role
+    record_type: str
+    clever_id: str
+    name: str
+    detail: str  # what could not be placed: "student:<id>", "school:<id>", "term:<id>", a role
+
+
+class QuarantineReport(BaseModel):
+    """What a sync set aside instead of applying, so that a record Clever sent but that could not
+    be placed (no school, a dangling reference, a user in a role's listing without that role) is
+    never a silent drop. These are not changes, so the changes CSV does not list them; a removal
+    they cause is in the CSV as the removal it is, and named here."""
+
+    sync_id: str
+    counts: dict[str, int]  # per reason, the whole district
+    multi_role: int  # people with more than one role (one person each, not duplicate ids)
+    records: list[QuarantinedView]  # the first few per reason: this school's, and those with none
+
+
 class LinkedReport(SchoolView):
     """The report a signed e-mail link opens: the list item plus per-type counts and examples (no
     history: it names the admins who acted)."""
@@ -142,6 +162,7 @@ class LinkedReport(SchoolView):
     by_type: dict[str, ChangeTotals]
     examples: list[dict[str, Any]]
     csv_url: str | None
+    quarantine: QuarantineReport | None = None  # of the district's latest sync
 
 
 class SchoolReport(LinkedReport):
@@ -207,12 +228,33 @@ class SyncRequest(Body):
 
 class SyncStarted(BaseModel):
     sync_id: str
+    already_running: bool = False  # a poll of the district was running: this is its sync id
 
 
 class ReconnectResponse(BaseModel):
     connection: Connection
     sync_id: str | None = None
+    already_running: bool = False
     error: ErrorDetail | None = None
+
+
+class SyncSchools(BaseModel):
+    """What a sync did to each school, by school id (a school still being processed is in none)."""
+
+    held: list[str] = Field(default_factory=list)
+    applied: list[str] = Field(default_factory=list)
+    released: list[str] = Field(default_factory=list)  # on hold before; this sync's data released it
+    unchanged: list[str] = Field(default_factory=list)
+
+
+class SyncStatusView(BaseModel):
+    """`GET /v1/districts/{d}/syncs/{sync_id}` (DESIGN §7): what a check actually did. `running`
+    until the poll and the evaluation of every changed school are done."""
+
+    sync_id: str
+    status: SyncStatus
+    error: ErrorDetail | None = None
+    schools: SyncSchools
 
 
 class PollRequest(BaseModel):

@@ -16,13 +16,15 @@ from sis_sync.api.models import (
     HoldView,
     LastError,
     Me,
+    QuarantinedView,
+    QuarantineReport,
     RosterCounts,
     RosterView,
     SchoolList,
     SchoolReport,
     SchoolView,
 )
-from sis_sync.model import District, School, SchoolStatus
+from sis_sync.model import District, School, SchoolStatus, SyncRun
 from sis_sync.polling import status_of
 from sis_sync.snapshot import RecordType
 
@@ -91,8 +93,33 @@ def report(ctx: ApiContext, district: District, school: School, *, history: bool
             f"/v1/districts/{quote(district.district_id, safe='')}"
             f"/schools/{quote(school.school_id, safe='')}/changes.csv"
         )
+    latest = (
+        ctx.state.get_sync_run(district.district_id, district.last_sync_id) if district.last_sync_id else None
+    )
     return SchoolReport(
-        **view.model_dump(), by_type=by_type, examples=examples, history=entries, csv_url=csv_url
+        **view.model_dump(),
+        by_type=by_type,
+        examples=examples,
+        history=entries,
+        csv_url=csv_url,
+        quarantine=quarantine_report(latest, school.clever_school_id) if latest else None,
+    )
+
+
+def quarantine_report(run: SyncRun, clever_school_id: str | None = None) -> QuarantineReport:
+    """What `run` set aside; with a Clever school id, only the records of that school and those
+    with no school at all (a staff member whose `schools` became `[]` is in every report)."""
+    return QuarantineReport(
+        sync_id=run.sync_id,
+        counts=run.quarantine,
+        multi_role=run.multi_role,
+        records=[
+            QuarantinedView.model_validate(entry.model_dump())
+            for entry in run.quarantined
+            if clever_school_id is None
+            or not entry.clever_school_ids
+            or clever_school_id in entry.clever_school_ids
+        ],
     )
 
 

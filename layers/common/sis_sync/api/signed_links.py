@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sis_sync.api.adapters import StoredCsv
 from sis_sync.api.context import ApiContext
-from sis_sync.api.errors import NotFoundError
+from sis_sync.api.errors import ChangeSetNotPendingError, NotFoundError
 from sis_sync.api.models import LinkedReport
 from sis_sync.api.reports import report
 from sis_sync.evaluation import csv_key
@@ -18,6 +18,16 @@ def link_claims(ctx: ApiContext, token: str) -> LinkClaims:
 
 
 def link_csv(ctx: ApiContext, claims: LinkClaims) -> StoredCsv:
+    """The CSV the link was sent for, only while its change set is still the school's pending one:
+    once released or replaced its names and e-mails are no business of a forwarded e-mail (410)."""
+    school = ctx.state.get_school(claims.district_id, claims.school_id)
+    if school is None:
+        raise NotFoundError("the school of this link no longer exists")
+    if school.pending_sync_id != claims.sync_id:
+        raise ChangeSetNotPendingError(
+            "the hold this link was sent for has been released or replaced by newer changes: "
+            "open the dashboard to see the school"
+        )
     stored = ctx.csv.read(csv_key(claims.district_id, claims.school_id, claims.sync_id))
     if stored is None:
         raise NotFoundError("the change set of this link is no longer available")

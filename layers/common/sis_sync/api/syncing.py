@@ -1,5 +1,11 @@
-""" "Check for new Clever data" and "I fixed it" (reconnect). Nothing waits for the sync itself:
-both ask poll_clever for one (asynchronously) and answer with its sync id."""
+""" "Check for new Clever data", "I fixed it" (reconnect) and what a sync did. Nothing waits for
+the sync itself: both ask poll_clever for one (asynchronously) and answer with its sync id, which
+the status route then reports on.
+
+One poll per district at a time: the API takes the district's poll lease for the sync it starts
+(the poll then holds it until it ends), so a second request while a poll runs answers with the
+running sync's id and starts no second pull.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,22 @@ from sis_sync.api import audit_log
 from sis_sync.api.context import ApiContext
 from sis_sync.api.errors import ConfirmationRequiredError, NotFoundError
 from sis_sync.api.identity import Identity
-from sis_sync.api.models import ErrorDetail, PollRequest, ReconnectResponse, SyncRequest, SyncStarted
+from sis_sync.api.models import (
+    ErrorDetail,
+    PollRequest,
+    ReconnectResponse,
+    SyncRequest,
+    SyncSchools,
+    SyncStarted,
+    SyncStatusView,
+)
 from sis_sync.clever.client import ConnectionCheck
-from sis_sync.model import Connection, ErrorInfo
-from sis_sync.polling import sync_id_for
+from sis_sync.model import Connection, ErrorInfo, SchoolOutcome, SyncRun, SyncStatus
+from sis_sync.onboarding import TokenDistrictMismatchError
+from sis_sync.polling import LEASE, disconnect, sync_id_for
 from sis_sync.store.tokens import MissingTokenError
+
+TOKEN_DISTRICT_MISMATCH = TokenDistrictMismatchError.code
 
 
 def check_now(ctx: ApiContext, who: Identity, district_id: str, request: SyncRequest) -> SyncStarted:
@@ -23,52 +40,136 @@ def check_now(ctx: ApiContext, who: Identity, district_id: str, request: SyncReq
         unknown = sorted(set(request.school_ids) - known)
         if unknown:
             raise NotFoundError(f"unknown schools: {', '.join(unknown[:5])}")
-    sync_id = _start_sync(ctx, who, district_id, "manual", request.school_ids)
-    return SyncStarted(sync_id=sync_id)
+    sync_id, already_running = _start_sync(ctx, who, district_id, "manual", request.school_ids)
+    return SyncStarted(sync_id=sync_id, already_running=already_running)
 
 
 def reconnect(ctx: ApiContext, who: Identity, district_id: str) -> ReconnectResponse:
-    """Re-test the Clever connection now (a few seconds at most); on success, sync at once."""
+    """Re-test the Clever connection now (a few seconds at most); on success, sync at once.
+
+    Only the connection fields are written (a settings change or a poll's bookkeeping saved
+    meanwhile stays as saved). A token that reads another Clever district is refused."""
     district = ctx.require_district(who, district_id)
     check = _check_connection(ctx, district_id)
     now = ctx.now()
+    if check.ok and check.district_id != district.clever_district_id:
+        check = ConnectionCheck(
+            ok=False,
+            code=TOKEN_DISTRICT_MISMATCH,
+            detail=f"the district's Clever token reads Clever district {check.district_id},"
+            f" not {district.clever_district_id}",
+        )
     if not check.ok:
         code = check.code or "unavailable"
         message = check.detail[:500] or "Clever could not be reached"
+        error = ErrorInfo(code=code, message=message, at=now)
         if district.connection is Connection.DISCONNECTED:
-            error = ErrorInfo(code=code, message=message, at=now)
-            ctx.state.put_district(district.model_copy(update={"last_error": error}))
+            ctx.state.update_district(
+                district_id, last_error=error, only_if={"connection": Connection.DISCONNECTED}
+            )
+        elif code == TOKEN_DISTRICT_MISMATCH:  # disconnected at once, audited (DESIGN §7)
+            ctx.state.update_district(district_id, last_error=error)
+            disconnect(ctx.state, lambda *_: None, district_id, f"reconnect-{now:%Y%m%dT%H%M%S}Z", at=now)
         audit_log.record(ctx, who, district_id, "reconnect", result="failed", detail={"code": code})
         return ReconnectResponse(
             connection=Connection.DISCONNECTED, error=ErrorDetail(code=code, message=message)
         )
-    ctx.state.put_district(
-        district.model_copy(
-            update={"connection": Connection.CONNECTED, "consecutive_failures": 0, "last_error": None}
-        )
+    ctx.state.update_district(
+        district_id, connection=Connection.CONNECTED, consecutive_failures=0, last_error=None
     )
     audit_log.record(ctx, who, district_id, "reconnect", result="connected")
-    sync_id = _start_sync(ctx, who, district_id, "reconnect", None)
-    return ReconnectResponse(connection=Connection.CONNECTED, sync_id=sync_id)
+    sync_id, already_running = _start_sync(ctx, who, district_id, "reconnect", None)
+    return ReconnectResponse(
+        connection=Connection.CONNECTED, sync_id=sync_id, already_running=already_running
+    )
+
+
+def sync_status(ctx: ApiContext, who: Identity, district_id: str, sync_id: str) -> SyncStatusView:
+    """What the sync did: from its run and the decision recorded for each school it changed."""
+    ctx.require_district(who, district_id)
+    run = ctx.state.get_sync_run(district_id, sync_id)
+    if run is None:
+        raise NotFoundError(f"sync {sync_id} not found")
+    schools = SyncSchools(unchanged=sorted(run.unchanged_school_ids))
+    settled = 0
+    for outcome in sorted(ctx.state.outcomes(district_id, sync_id), key=lambda o: o.school_id):
+        settled += outcome.settled
+        if outcome.outcome is SchoolOutcome.HELD:
+            schools.held.append(outcome.school_id)
+        elif outcome.outcome is SchoolOutcome.RELEASED:
+            schools.released.append(outcome.school_id)
+        elif outcome.outcome is SchoolOutcome.UNCHANGED:
+            schools.unchanged.append(outcome.school_id)
+        elif outcome.outcome is SchoolOutcome.APPLYING and outcome.applied:
+            schools.applied.append(outcome.school_id)
+    schools.unchanged.sort()
+    status, error = _status(run, settled)
+    return SyncStatusView(sync_id=sync_id, status=status, error=error, schools=schools)
+
+
+def _status(run: SyncRun, settled: int) -> tuple[SyncStatus, ErrorDetail | None]:
+    """Running until the poll and every changed school's evaluation (and apply) are done."""
+    if run.status is SyncStatus.FAILED:
+        error = run.error
+        return SyncStatus.FAILED, ErrorDetail(code=error.code, message=error.message) if error else None
+    if run.status is SyncStatus.RUNNING:
+        return SyncStatus.RUNNING, None
+    if run.last_error is not None and not run.failed_schools:  # the evaluate flow itself failed
+        message = f"processing the changed schools failed ({run.last_error.get('error', 'error')})"
+        return SyncStatus.FAILED, ErrorDetail(code="evaluation_failed", message=message)
+    if settled + len(run.failed_schools) < run.changed_count:
+        return SyncStatus.RUNNING, None
+    if run.failed_schools:
+        failed = sorted(run.failed_schools)
+        message = f"{len(failed)} schools could not be processed: {', '.join(failed[:5])}"
+        return SyncStatus.FAILED, ErrorDetail(code="schools_failed", message=message)
+    return SyncStatus.SUCCEEDED, None
 
 
 def _start_sync(
     ctx: ApiContext, who: Identity, district_id: str, trigger: str, school_ids: list[str] | None
-) -> str:
-    sync_id = sync_id_for(district_id, ctx.now())
-    ctx.polls.start(
-        PollRequest(district_id=district_id, sync_id=sync_id, trigger=trigger, school_ids=school_ids)
-    )
+) -> tuple[str, bool]:
+    """The sync id started, or that of the poll already running (True)."""
+    now = ctx.now()
+    sync_id = sync_id_for(district_id, now)
+    holder = ctx.state.take_poll_lease(district_id, sync_id, now=now, until=now + LEASE, again=False)
+    action = "check_now" if trigger == "manual" else "sync_after_reconnect"
+    if holder is not None:
+        audit_log.record(
+            ctx,
+            who,
+            district_id,
+            action,
+            school_ids=school_ids or [],
+            sync_ids=[holder],
+            result="already_running",
+        )
+        return holder, True
+    # stored as running at once, so that its status can be asked for before the poll starts
+    ctx.state.put_sync_run(SyncRun(district_id=district_id, sync_id=sync_id, trigger=trigger, started_at=now))
+    try:
+        ctx.polls.start(
+            PollRequest(district_id=district_id, sync_id=sync_id, trigger=trigger, school_ids=school_ids)
+        )
+    except Exception:
+        error = ErrorInfo(code="not_started", message="the poll could not be started", at=now)
+        ctx.state.put_sync_run(
+            SyncRun(
+                district_id=district_id,
+                sync_id=sync_id,
+                trigger=trigger,
+                started_at=now,
+                finished_at=now,
+                status=SyncStatus.FAILED,
+                error=error,
+            )
+        )
+        ctx.state.release_poll_lease(district_id, sync_id)
+        raise
     audit_log.record(
-        ctx,
-        who,
-        district_id,
-        "check_now" if trigger == "manual" else "sync_after_reconnect",
-        school_ids=school_ids or [],
-        sync_ids=[sync_id],
-        result="started",
+        ctx, who, district_id, action, school_ids=school_ids or [], sync_ids=[sync_id], result="started"
     )
-    return sync_id
+    return sync_id, False
 
 
 def _check_connection(ctx: ApiContext, district_id: str) -> ConnectionCheck:

@@ -12,7 +12,12 @@ counted in a warning log; the caller decides whether the run may proceed.
 
 Retries are tenacity's: 429 waits until `X-Ratelimit-Reset` (capped), 500/502/503/504, timeouts and
 connection errors back off exponentially with jitter, all bounded by attempts and total time.
-401/403 and other 4xx are never retried.
+401/403 and other 4xx are never retried. httpx's timeout bounds each read, not a response: a body
+that drips in slowly is cut off at `request_budget_s` for the whole request (and retried).
+
+**Truncation is an error** (DESIGN §7). A full page without a `next` link fails the listing
+(`CleverTruncated`); with `PagingLimits` (a poll sets them) more pages or records than the caps
+(`CleverLimitExceeded`) or time past the budget (`CleverDeadlineExceeded`) fail it too.
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 from sis_sync.clever.errors import (
     CleverAuthError,
     CleverBadResponse,
+    CleverDeadlineExceeded,
     CleverError,
+    CleverLimitExceeded,
     CleverPagingLoop,
     CleverRequestError,
+    CleverTruncated,
     CleverUnavailable,
     snippet,
 )
@@ -80,6 +88,25 @@ CHECK_RETRY: Final = RetryPolicy(
     max_attempts=2, max_elapsed_s=10.0, base_delay_s=0.5, max_delay_s=2.0, max_rate_limit_wait_s=5.0
 )
 CHECK_TIMEOUT_S: Final = 5.0
+REQUEST_BUDGET_S: Final = 120.0  # one response, all of its reads: a slow drip ends here
+_UNDECODED_HEADERS: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+@dataclass(frozen=True, slots=True)
+class PagingLimits:
+    """What one client may read before its listings stop being trustworthy (None: unbounded).
+
+    `budget_s` is counted from `CleverHttp.bound`: every request and every retry wait must end
+    within it, so a poll fails with a recorded error before its Lambda is killed."""
+
+    max_pages: int | None = None
+    max_records: int | None = None
+    budget_s: float | None = None
+
+    def __post_init__(self) -> None:
+        caps = [cap for cap in (self.max_pages, self.max_records) if cap is not None]
+        if any(cap < 1 for cap in caps) or (self.budget_s is not None and self.budget_s < 0):
+            raise ValueError("paging limits must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +169,20 @@ class _WaitForClever(wait_base):
         return float(self._backoff(retry_state))
 
 
+class _StopAtDeadline(stop_base):
+    """A wait that would end past the client's deadline fails the request with the deadline's error
+    (not "unavailable": the district may be fine, the poll ran out of time)."""
+
+    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
+        self._deadline = deadline
+        self._clock = clock
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if self._clock() + retry_state.upcoming_sleep > self._deadline:
+            raise CleverDeadlineExceeded(f"no time left to retry after {retry_state.attempt_number} attempts")
+        return False
+
+
 class _StopWhenOverBudget(stop_base):
     """Stop before a sleep that would take the request past `max_elapsed_s` in total.
 
@@ -175,6 +216,7 @@ class CleverHttp:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         timeout_s: float = 30.0,
+        request_budget_s: float = REQUEST_BUDGET_S,
     ) -> None:
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError("page_limit must be between 1 and 10000")
@@ -186,9 +228,15 @@ class CleverHttp:
         self._retry = retry
         self._sleep = sleep
         self._clock = clock
+        self._timeout_s = timeout_s
+        self._request_budget_s = request_budget_s
+        self._limits = PagingLimits()
+        self._deadline: float | None = None
         self._fields_reported: dict[str, set[str]] = {}
         self.rejected: list[Rejection] = []
         self.request_count = 0
+        self.pages_read = 0
+        self.records_read = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self._base)!r}, page_limit={self._page_limit})"
@@ -208,6 +256,12 @@ class CleverHttp:
         """Close the HTTP client if this object created it; an injected one is the caller's."""
         if self._owns_http:
             self._http.close()
+
+    def bound(self, limits: PagingLimits) -> Self:
+        """Apply `limits` to everything read from now on (its budget starts now); returns self."""
+        self._limits = limits
+        self._deadline = None if limits.budget_s is None else self._clock() + limits.budget_s
+        return self
 
     # Internals shared by every Clever caller --------------------------------------------------------
 
@@ -254,7 +308,10 @@ class CleverHttp:
                 number += 1
                 records += len(page.data)
                 logger.debug("Clever page fetched", path=url.path, page=number, records=len(page.data))
+                self._count_page(url, len(page.data))
                 next_uri = page.next_uri
+                if next_uri is None and len(page.data) >= _asked_limit(url, self._page_limit):
+                    raise CleverTruncated(f"page {number} of {url.path} is full but has no next link")
                 if next_uri is None:
                     logger.info("Clever listing complete", path=url.path, pages=number, records=records)
                     yield page
@@ -265,6 +322,16 @@ class CleverHttp:
                 requested.add(str(url))
                 fetching = ahead.submit(self._fetch_page, url, policy, timeout_s)
                 yield page
+
+    def _count_page(self, url: httpx.URL, records: int) -> None:
+        """Count a page against the limits: past a cap, the listing is not one to trust."""
+        self.pages_read += 1
+        self.records_read += records
+        limits = self._limits
+        if limits.max_pages is not None and self.pages_read > limits.max_pages:
+            raise CleverLimitExceeded(f"more than {limits.max_pages} pages (at {url.path})")
+        if limits.max_records is not None and self.records_read > limits.max_records:
+            raise CleverLimitExceeded(f"more than {limits.max_records} records (at {url.path})")
 
     def _fetch_page(self, url: httpx.URL, policy: RetryPolicy, timeout_s: float | None) -> Page:
         return self._parse_page(self._get(url, policy, timeout_s), url)
@@ -295,9 +362,13 @@ class CleverHttp:
                 wait_s=round(state.upcoming_sleep, 3),
             )
 
+        stop = stop_after_attempt(policy.max_attempts) | _StopWhenOverBudget(
+            policy.max_elapsed_s, self._clock
+        )
+        if self._deadline is not None:
+            stop = _StopAtDeadline(self._deadline, self._clock) | stop
         retrying = Retrying(
-            stop=stop_after_attempt(policy.max_attempts)
-            | _StopWhenOverBudget(policy.max_elapsed_s, self._clock),
+            stop=stop,
             wait=_WaitForClever(policy, self._clock),
             retry=retry_if_exception_type(_TransientError),
             sleep=self._sleep,
@@ -314,11 +385,22 @@ class CleverHttp:
             raise error from failure
 
     def _attempt(self, url: httpx.URL, timeout_s: float | None) -> httpx.Response:
+        started = self._clock()
+        ends = started + self._request_budget_s
+        if self._deadline is not None:
+            if started >= self._deadline:
+                raise CleverDeadlineExceeded(f"no time left for {url.path}")
+            ends = min(ends, self._deadline)
+        per_read = min(self._timeout_s if timeout_s is None else timeout_s, ends - started)
         try:
-            timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s
             self.request_count += 1
-            response = self._http.get(url, headers=self._headers, timeout=timeout)
+            with self._http.stream(
+                "GET", url, headers=self._headers, timeout=httpx.Timeout(per_read, connect=min(per_read, 5.0))
+            ) as streamed:
+                response = self._read_by(streamed, ends, url)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            if self._deadline is not None and self._clock() >= self._deadline:
+                raise CleverDeadlineExceeded(f"{type(exc).__name__} on {url.path} at the deadline") from exc
             raise _TransientError(f"{type(exc).__name__} on {url.path}") from exc
         status = response.status_code
         if 200 <= status < 300:
@@ -337,6 +419,20 @@ class CleverHttp:
         message = _error_message(response)
         detail = f"HTTP {status} on {url.path}" + (f": {message}" if message else "")
         raise CleverRequestError(detail, status=status)
+
+    def _read_by(self, streamed: httpx.Response, ends: float, url: httpx.URL) -> httpx.Response:
+        """The whole body, read by `ends` (the clock is checked after every chunk)."""
+        chunks = []
+        for chunk in streamed.iter_bytes():
+            chunks.append(chunk)
+            if self._clock() > ends:
+                if self._deadline is not None and ends >= self._deadline:
+                    raise CleverDeadlineExceeded(f"response of {url.path} still arriving at the deadline")
+                raise httpx.ReadTimeout(f"response of {url.path} took over {self._request_budget_s:g} s")
+        headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _UNDECODED_HEADERS]
+        return httpx.Response(
+            streamed.status_code, headers=headers, content=b"".join(chunks), request=streamed.request
+        )
 
     def _parse_page(self, response: httpx.Response, url: httpx.URL) -> Page:
         return self._parse_body(response, url, Page)
@@ -501,6 +597,12 @@ class CleverClient(CleverHttp):
         if len(found) != 1:
             raise CleverBadResponse(f"expected exactly one district, got {len(found)}")
         return found[0]
+
+
+def _asked_limit(url: httpx.URL, default: int) -> int:
+    """The `limit` a page was asked with (a `next` link carries its own)."""
+    raw = url.params.get("limit", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else default
 
 
 def _is_html(response: httpx.Response) -> bool:

@@ -80,3 +80,23 @@ class CleverBadResponse(CleverError):  # noqa: N818 - the name is the contract
 
 class CleverPagingLoop(CleverBadResponse):
     """Clever handed back a `next` link already followed: the listing would never end."""
+
+
+class CleverTruncated(CleverBadResponse):
+    """A full page (as many records as asked for) without a `next` link: the listing was cut short,
+    and what is missing would read as removals."""
+
+    code: ClassVar[str] = "truncated"
+
+
+class CleverLimitExceeded(CleverError):  # noqa: N818 - the name is the contract
+    """More pages or records than a poll of this district can sanely have (an endless run of
+    `next` links, or a listing far larger than the district's last one)."""
+
+    code: ClassVar[str] = "limit_exceeded"
+
+
+class CleverDeadlineExceeded(CleverError):  # noqa: N818 - the name is the contract
+    """The poll ran out of its time before every listing was complete."""
+
+    code: ClassVar[str] = "deadline_exceeded"

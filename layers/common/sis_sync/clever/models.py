@@ -10,6 +10,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -21,6 +22,22 @@ from pydantic import (
 from sis_sync.observability import logger
 
 CleverId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _without_blanks(value: Any) -> Any:
+    return [item for item in value if item != ""] if isinstance(value, list) else value
+
+
+# A record's own id is strict: it is the roster key. A reference to another record (its school,
+# district, teachers, students) is only looked up: the spec allows "" there and Clever sends it for
+# "none", so "" reads as no reference, and a value that names nothing Clever listed is a dangling
+# reference for the snapshot to quarantine, never a reason to refuse the whole record.
+Reference = Annotated[str | None, BeforeValidator(_blank_is_none)]
+References = Annotated[list[str], BeforeValidator(_without_blanks)]
 
 GRADES: Final = frozenset(
     {"InfantToddler", "Preschool", "PreKindergarten", "TransitionalKindergarten", "Kindergarten"}
@@ -80,7 +97,7 @@ class Name(CleverModel):
 
 
 class StudentRelationship(CleverModel):
-    student: CleverId
+    student: str = ""  # "" (or absent) links no student: the snapshot quarantines it as dangling
     type: str = ""
     relationship: str = ""
 
@@ -101,8 +118,8 @@ class StudentRole(CleverModel):
     student_number: str = ""
     dob: str = ""
     grade: str = ""
-    school: CleverId | None = None
-    schools: list[CleverId] = Field(default_factory=list)
+    school: Reference = None
+    schools: References = Field(default_factory=list)
 
     @field_validator("grade")
     @classmethod
@@ -115,15 +132,15 @@ class TeacherRole(CleverModel):
     state_id: str = ""
     teacher_number: str = ""
     title: str = ""
-    school: CleverId | None = None
-    schools: list[CleverId] = Field(default_factory=list)
+    school: Reference = None
+    schools: References = Field(default_factory=list)
 
 
 class StaffRole(CleverModel):
     staff_id: str = ""
     title: str = ""
     department: str = ""
-    schools: list[CleverId] = Field(default_factory=list)
+    schools: References = Field(default_factory=list)
 
     @property
     def sis_id(self) -> str:
@@ -156,7 +173,7 @@ class Roles(CleverModel):
 
 class User(CleverModel):
     id: CleverId
-    district: CleverId | None = None
+    district: Reference = None
     email: str = ""
     name: Name = Field(default_factory=Name)
     roles: Roles = Field(default_factory=Roles)
@@ -180,7 +197,7 @@ class District(CleverModel):
 
 class School(CleverModel):
     id: CleverId
-    district: CleverId | None = None
+    district: Reference = None
     name: str = ""
     nces_id: str = ""
     state_id: str = ""
@@ -192,28 +209,23 @@ class School(CleverModel):
 
 class Section(CleverModel):
     id: CleverId
-    school: CleverId
-    district: CleverId | None = None
+    school: Reference = None  # none: the snapshot quarantines the section `without_school`
+    district: Reference = None
     name: str = ""
     sis_id: str = ""
     subject: str = ""
     grade: str = ""
     period: str = ""
-    course: CleverId | None = None
-    term_id: CleverId | None = None
-    teacher: CleverId | None = None
-    teachers: list[CleverId] = Field(default_factory=list)
-    students: list[CleverId] = Field(default_factory=list)
+    course: Reference = None
+    term_id: Reference = None
+    teacher: Reference = None
+    teachers: References = Field(default_factory=list)
+    students: References = Field(default_factory=list)
 
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str) -> str:
         return _known(value, SUBJECTS, "section.subject")
-
-    @field_validator("course", "term_id", "teacher", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return value or None
 
 
 class Term(CleverModel):

@@ -33,6 +33,15 @@ class Executions:
         logger.warning("execution failed on every attempt", execution_name=name, attempts=MAX_ATTEMPTS)
         return arn
 
+    def find(self, name: str) -> str | None:
+        """The ARN of the execution called `name`, if one was started (in any status)."""
+        arn = self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        try:
+            self._sfn.describe_execution(executionArn=arn)
+        except self._sfn.exceptions.ExecutionDoesNotExist:
+            return None
+        return arn
+
     def _start_once(self, name: str, payload: dict[str, Any]) -> tuple[str, str | None]:
         """(execution ARN, None) when this call started it, or (ARN, status) of the existing one."""
         try:

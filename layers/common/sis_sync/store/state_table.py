@@ -6,18 +6,40 @@ for a district is one Query away. Districts are also indexed on `gsi1` by their 
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
-from sis_sync.model import AuditEntry, CleverSchool, District, School, SchoolStatus, SnapshotRef, SyncRun
+from sis_sync.model import (
+    AuditEntry,
+    CleverSchool,
+    District,
+    ErrorInfo,
+    School,
+    SchoolStatus,
+    SnapshotRef,
+    SyncRun,
+    SyncSchoolOutcome,
+)
+from sis_sync.settings import DistrictSettings
 from sis_sync.store.items import from_item, plain, to_item
+from sis_sync.store.roster_table import UnprocessedItemsError
+
+BATCH_GET_MAX = 100  # keys per BatchGetItem (DynamoDB's limit)
+BATCH_GET_ATTEMPTS = 5  # a throttled batch hands back its unprocessed keys to ask again
 
 DISTRICT_SK = "#DISTRICT"
+POLL_LEASE_SK = "#POLL_LEASE"
+OUTCOME_KEPT = timedelta(days=90)
+LEASE_CLEANUP_SECONDS = 86400  # an abandoned lease item goes with the TTL a day after it expired
 DUE_INDEX = "gsi1"
 DUE_PARTITION = "DISTRICTS"
 
@@ -28,6 +50,24 @@ def district_pk(district_id: str) -> str:
 
 def _iso(at: datetime) -> str:
     return at.isoformat(timespec="seconds")
+
+
+def _due_key(district_id: str, next_poll_at: datetime | None) -> str:
+    """The `gsi1` sort key: districts in the order their next polls are due."""
+    return f"{_iso(next_poll_at) if next_poll_at else '0'}#{district_id}"
+
+
+def _outcome_sk(sync_id: str, school_id: str) -> str:
+    # not under SYNC#: `sync_runs` lists that prefix
+    return f"OUTCOME#{sync_id}#{school_id}"
+
+
+def _field_value(name: str, value: Any) -> Any:
+    """A District field's value as stored (what `to_item` writes for it)."""
+    if name not in District.model_fields:
+        raise ValueError(f"District has no field {name}")
+    dumped = TypeAdapter(District.model_fields[name].annotation).dump_json(value, exclude_none=True)
+    return json.loads(dumped, parse_float=Decimal)
 
 
 class StateTable:
@@ -41,17 +81,153 @@ class StateTable:
         item = self._table.get_item(Key={"pk": district_pk(district_id), "sk": DISTRICT_SK}).get("Item")
         return from_item(District, item) if item else None
 
-    def put_district(self, district: District) -> None:
-        due = _iso(district.next_poll_at) if district.next_poll_at else "0"
-        self._table.put_item(
-            Item=to_item(
-                district,
-                pk=district_pk(district.district_id),
-                sk=DISTRICT_SK,
-                gsi1pk=DUE_PARTITION,
-                gsi1sk=f"{due}#{district.district_id}",
-            )
+    def put_district(self, district: District) -> bool:
+        """Create a district (False: it exists already, nothing written). Every later change is a
+        field-level `update_district`: writing back a whole item read earlier would undo what
+        others wrote meanwhile (a settings change saved while a poll ran)."""
+        item = to_item(
+            district,
+            pk=district_pk(district.district_id),
+            sk=DISTRICT_SK,
+            gsi1pk=DUE_PARTITION,
+            gsi1sk=_due_key(district.district_id, district.next_poll_at),
         )
+        return self._conditional_put(item, Attr("pk").not_exists())
+
+    def update_district(
+        self, district_id: str, *, only_if: dict[str, Any] | None = None, **fields: Any
+    ) -> District | None:
+        """Set only these District fields (None removes one), while the district exists and each
+        `only_if` field has the value given; the district as it was before (None: nothing written)."""
+        names: dict[str, str] = {"#pk": "pk"}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        removes: list[str] = []
+        for n, (name, value) in enumerate(sorted(fields.items())):
+            names[f"#f{n}"] = name
+            if value is None:
+                removes.append(f"#f{n}")
+            else:
+                values[f":f{n}"] = _field_value(name, value)
+                sets.append(f"#f{n} = :f{n}")
+            if name == "next_poll_at":
+                names["#due"], values[":due"] = "gsi1sk", _due_key(district_id, value)
+                sets.append("#due = :due")
+        conditions = ["attribute_exists(#pk)"]
+        for n, (name, value) in enumerate(sorted((only_if or {}).items())):
+            names[f"#c{n}"], values[f":c{n}"] = name, _field_value(name, value)
+            conditions.append(f"#c{n} = :c{n}")
+        expression = " ".join(
+            part
+            for part in (
+                f"SET {', '.join(sets)}" if sets else "",
+                f"REMOVE {', '.join(removes)}" if removes else "",
+            )
+            if part
+        )
+        return self._update_district(
+            district_id,
+            UpdateExpression=expression,
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
+
+    def update_settings(self, district_id: str, settings: DistrictSettings, *, read_version: int) -> bool:
+        """Replace the settings computed from those read at `read_version` (False: someone saved
+        settings since; read them again and re-apply the change)."""
+        unchanged = "settings_version = :read"
+        if read_version == 0:
+            unchanged = f"({unchanged} OR attribute_not_exists(settings_version))"
+        written = self._update_district(
+            district_id,
+            UpdateExpression="SET settings = :settings ADD settings_version :one",
+            ConditionExpression=f"attribute_exists(pk) AND {unchanged}",
+            ExpressionAttributeValues={
+                ":settings": _field_value("settings", settings),
+                ":read": read_version,
+                ":one": 1,
+            },
+        )
+        return written is not None
+
+    def count_poll_failure(
+        self, district_id: str, error: ErrorInfo, next_poll_at: datetime
+    ) -> District | None:
+        """One more failed poll in a row (an atomic count, whatever else is written meanwhile);
+        the district as it is now (None: it does not exist)."""
+        try:
+            item = self._table.update_item(
+                Key={"pk": district_pk(district_id), "sk": DISTRICT_SK},
+                UpdateExpression=(
+                    "SET last_error = :error, next_poll_at = :next, gsi1sk = :due"
+                    " ADD consecutive_failures :one"
+                ),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":error": _field_value("last_error", error),
+                    ":next": _field_value("next_poll_at", next_poll_at),
+                    ":due": _due_key(district_id, next_poll_at),
+                    ":one": 1,
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error_:
+            if error_.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return from_item(District, item)
+
+    def _update_district(self, district_id: str, **kwargs: Any) -> District | None:
+        try:
+            old = self._table.update_item(
+                Key={"pk": district_pk(district_id), "sk": DISTRICT_SK}, ReturnValues="ALL_OLD", **kwargs
+            ).get("Attributes")
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return from_item(District, old)
+
+    # One poll per district at a time ---------------------------------------------------------------
+
+    def take_poll_lease(
+        self, district_id: str, sync_id: str, *, now: datetime, until: datetime, again: bool = True
+    ) -> str | None:
+        """Take the district's poll lease for `sync_id` until `until` (with `again`, also when
+        `sync_id` holds it already: the poll of a sync the API started, a retry); an expired lease
+        is taken over (its poll crashed). None when taken, else the sync id that holds it."""
+        item = {
+            "pk": district_pk(district_id),
+            "sk": POLL_LEASE_SK,
+            "sync_id": sync_id,
+            "taken_at": _iso(now),
+            "expires_at": int(until.timestamp()),
+            "expiration": int(until.timestamp()) + LEASE_CLEANUP_SECONDS,  # the table's TTL
+        }
+        free = Attr("pk").not_exists() | Attr("expires_at").lt(int(now.timestamp()))
+        if again:
+            free = free | Attr("sync_id").eq(sync_id)
+        for _ in range(3):  # a lease released between the refusal and the read is taken again
+            if self._conditional_put(item, free):
+                return None
+            holder = self._table.get_item(
+                Key={"pk": district_pk(district_id), "sk": POLL_LEASE_SK}, ConsistentRead=True
+            ).get("Item")
+            if holder is not None:
+                return str(holder["sync_id"])
+        raise RuntimeError(f"the poll lease of {district_id} keeps changing hands")
+
+    def release_poll_lease(self, district_id: str, sync_id: str) -> None:
+        """Free the district for the next poll, unless another poll took the lease meanwhile."""
+        try:
+            self._table.delete_item(
+                Key={"pk": district_pk(district_id), "sk": POLL_LEASE_SK},
+                ConditionExpression=Attr("sync_id").eq(sync_id),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def districts_due(self, now: datetime) -> Iterator[District]:
         """Districts whose next poll time has come (one indexed query, paged)."""
@@ -66,6 +242,32 @@ class StateTable:
             "Item"
         )
         return from_item(School, item) if item else None
+
+    def get_schools(self, district_id: str, school_ids: Iterable[str]) -> dict[str, School]:
+        """The named schools that exist, by id: BatchGetItem, 100 keys a call (Clear holds for
+        1,800 schools is 18 calls, not 1,800); keys DynamoDB hands back unprocessed are asked again."""
+        keys = [{"pk": district_pk(district_id), "sk": f"SCHOOL#{school_id}"} for school_id in school_ids]
+        name = self._table.name
+        found: dict[str, School] = {}
+
+        def read(request: dict[str, Any]) -> dict[str, Any]:
+            page = self._table.meta.client.batch_get_item(RequestItems=request)
+            for item in page.get("Responses", {}).get(name, []):
+                school = from_item(School, plain(item))
+                found[school.school_id] = school
+            unprocessed: dict[str, Any] = page.get("UnprocessedKeys") or {}
+            request.clear()
+            request.update(unprocessed)
+            return unprocessed
+
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            Retrying(
+                retry=retry_if_result(bool),  # some keys are still unread
+                wait=wait_exponential_jitter(multiplier=0.05, max=2),
+                stop=stop_after_attempt(BATCH_GET_ATTEMPTS),
+                retry_error_callback=lambda state: _unread(state.outcome.result() if state.outcome else {}),
+            )(read, {name: {"Keys": keys[start : start + BATCH_GET_MAX]}})
+        return found
 
     def schools(self, district_id: str) -> Iterator[School]:
         """Every school of a district: one Query, however many schools (paged transparently)."""
@@ -235,25 +437,64 @@ class StateTable:
         page = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
         return [from_item(SyncRun, item) for item in page.get("Items", [])]
 
+    # What a sync did to each of its changed schools ---------------------------------------------------
+
+    def record_outcome(self, outcome: SyncSchoolOutcome, *, at: datetime, only_if_new: bool = False) -> None:
+        """The evaluate flow's decision for a school under a sync (kept 90 days)."""
+        item = to_item(
+            outcome,
+            pk=district_pk(outcome.district_id),
+            sk=_outcome_sk(outcome.sync_id, outcome.school_id),
+        ) | {"expiration": int((at + OUTCOME_KEPT).timestamp())}
+        if only_if_new:
+            self._conditional_put(item, Attr("pk").not_exists())
+        else:
+            self._table.put_item(Item=item)
+
+    def settle_outcome(self, district_id: str, sync_id: str, school_id: str, *, applied: bool) -> None:
+        """The flow is done with the school under this sync: its changes applied, or superseded
+        (nothing written when evaluation recorded no outcome for it)."""
+        try:
+            self._table.update_item(
+                Key={"pk": district_pk(district_id), "sk": _outcome_sk(sync_id, school_id)},
+                UpdateExpression="SET settled = :yes, applied = :applied",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":yes": True, ":applied": applied},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def outcomes(self, district_id: str, sync_id: str) -> list[SyncSchoolOutcome]:
+        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with(f"OUTCOME#{sync_id}#")
+        return [from_item(SyncSchoolOutcome, item) for item in self._query(KeyConditionExpression=condition)]
+
     # Audit log (append-only) ------------------------------------------------------------------------
 
-    def append_audit(self, entry: AuditEntry) -> None:
-        """Append to the district's log, and to the history of each school the entry names."""
-        [logged, *histories] = self._audit_items(entry)
+    def append_audit(self, entry: AuditEntry, histories: Mapping[str, AuditEntry] | None = None) -> None:
+        """Append to the district's log, and to the history of each school the entry names: a copy
+        of the entry, or the school's own account of it from `histories` (its own result, so that
+        an action over 1,800 schools writes 1,800 small history items, not 1,800 copies of it all)."""
+        [logged, *histories_items] = self._audit_items(entry, histories)
         self._table.put_item(Item=logged, ConditionExpression=Attr("sk").not_exists())
         with self._table.batch_writer() as batch:
-            for item in histories:
+            for item in histories_items:
                 batch.put_item(Item=item)
 
     @staticmethod
-    def _audit_items(entry: AuditEntry) -> list[dict[str, Any]]:
+    def _audit_items(
+        entry: AuditEntry, histories: Mapping[str, AuditEntry] | None = None
+    ) -> list[dict[str, Any]]:
         """The log entry, then one copy per named school under `HISTORY#<school>#…`, so that a
         school's history is one short Query however long the district's log grows."""
         suffix = f"{entry.at.isoformat(timespec='microseconds')}#{uuid.uuid4().hex[:12]}"
         pk = district_pk(entry.district_id)
         return [
             to_item(entry, pk=pk, sk=f"AUDIT#{suffix}"),
-            *(to_item(entry, pk=pk, sk=f"HISTORY#{school_id}#{suffix}") for school_id in entry.school_ids),
+            *(
+                to_item((histories or {}).get(school_id, entry), pk=pk, sk=f"HISTORY#{school_id}#{suffix}")
+                for school_id in entry.school_ids
+            ),
         ]
 
     def audit(
@@ -324,3 +565,7 @@ class StateTable:
         condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with(f"HISTORY#{school_id}#")
         page = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
         return [from_item(AuditEntry, plain(item)) for item in page.get("Items", [])]
+
+
+def _unread(unprocessed: dict[str, Any]) -> Any:
+    raise UnprocessedItemsError(f"{sum(len(r['Keys']) for r in unprocessed.values())} schools left unread")
