@@ -333,6 +333,33 @@ def test_changes_are_listed_by_kind_then_clever_id_whatever_the_snapshot_order()
     ]
 
 
+def test_a_teacher_who_is_no_longer_a_guardian_is_noted_as_still_a_teacher() -> None:
+    # Given a teacher who is also a parent in the school (one Clever user, two roles)
+    teacher = student("u1", "t1", first_name="Di", last_name="Ray")
+    guardian = contact("u1", "s1", name="Di Ray")
+    kid = student("s1", "100")
+
+    # When the contact role is gone and the teacher role stays
+    change_set = diff(
+        roster(student=[kid], teacher=[teacher], contact=[guardian]), roster(student=[kid], teacher=[teacher])
+    )
+
+    # Then the contact's removal says the person is still a teacher (not someone who left)
+    assert [(c.kind, c.record_type, c.changed_fields) for c in change_set] == [
+        ("removed", "contact", ("roles=teacher",))
+    ]
+
+
+def test_a_student_worker_who_stops_being_a_student_is_noted_as_still_staff() -> None:
+    worker = student("u2", "w2")
+
+    change_set = diff(roster(student=[worker], staff=[worker]), roster(staff=[worker]))
+
+    assert [(c.kind, c.record_type, c.changed_fields) for c in change_set] == [
+        ("removed", "student", ("roles=staff",))
+    ]
+
+
 def test_the_collector_runs_again_after_a_diff() -> None:
     # Given the cyclic garbage collector on, as in a fresh Lambda container
     assert gc.isenabled()

@@ -1,0 +1,63 @@
+"""Mutants that cannot change behaviour, each with the reason; the score is over the others.
+
+Keys are as `make mutation` prints them (file, function, what changed): they name the change,
+not the line, so they stay valid when code moves. A listed mutant that a test kills is reported as
+wrongly listed, and a key that matches no mutant any more as stale.
+"""
+
+from __future__ import annotations
+
+# Snapshot records are total TypedDicts (snapshot.py): every field is present, so a `.get` default
+# is never used. ChangeSet.previous_counts always holds all five record types (_diff, from_document).
+_ALWAYS_PRESENT = (
+    "the field is always present (snapshot records are total TypedDicts), so the default is unused"
+)
+_KEY_TAG = "the tag only keeps key kinds apart; '' is still distinct from the other tags"
+_SHORTCUT = "an early exit: without it the same code finds nothing and returns the same result, slower"
+
+EQUIVALENT: dict[str, str] = {
+    # rules.py
+    "rules.py:large_removals: constant: 0 -> 1": (
+        "previous_counts always has every record type (_diff and from_document fill all five)"
+    ),
+    "rules.py:too_many_parent_connections: delete: 'touched |= applied_id.keys()'": (
+        "a re-issued student reaches max_guardians only through contacts linking its new id; those are "
+        "contact changes, so the new id is already in `touched`"
+    ),
+    "rules.py:too_many_parent_connections: delete: 'if not touched:'": _SHORTCUT,
+    "rules.py:too_many_parent_connections: constant: '' -> 'XX'": (
+        "a flagged student is always in the school's student list: the partitioner quarantines "
+        "relationships to students outside the school, so the name default is unused"
+    ),
+    "rules.py:_student_names: delete: 'wanted = set(wanted)'": (
+        "`in` on the dict-keys view it is given is the same hash lookup as on a set"
+    ),
+    "rules.py:_student_names: constant: 'student' -> ''": (
+        "display_name treats every type but contact and section alike, '' included"
+    ),
+    "rules.py:emergency_contacts: delete: 'if not blocked:'": _SHORTCUT,
+    # changes.py
+    "changes.py:display_name: constant: '' -> 'XX'": _ALWAYS_PRESENT,
+    "changes.py:_note_remaining_roles: delete: 'if not removed:'": _SHORTCUT,
+    "changes.py:_sis_key: constant: '' -> 'XX'": _ALWAYS_PRESENT,
+    "changes.py:_contact_keys: constant: '' -> 'XX'": _ALWAYS_PRESENT,
+    "changes.py:_contact_keys: constant: '' -> 'XX' #2": _ALWAYS_PRESENT,
+    "changes.py:_contact_keys: constant: '' -> 'XX' #3": _ALWAYS_PRESENT,
+    "changes.py:_student_keys: constant: '' -> 'XX'": _ALWAYS_PRESENT,
+    "changes.py:_student_keys: constant: '' -> 'XX' #2": _ALWAYS_PRESENT,
+    "changes.py:_student_keys: constant: '' -> 'XX' #3": _ALWAYS_PRESENT,
+    "changes.py:_student_keys: constant: 'name+dob' -> ''": _KEY_TAG,
+    "changes.py:_match_reissued_ids: delete: 'if not vanished or not appeared:'": _SHORTCUT,
+    "changes.py:_match_reissued_ids: boolean: 'not vanished or not appeared' -> 'not vanished and (not appeared)'": _SHORTCUT,  # noqa: E501
+    "changes.py:_match_reissued_ids: delete: 'break'": _SHORTCUT,
+    "changes.py:_sis_key: constant: 'sis_id' -> '' #2": _KEY_TAG,
+    "changes.py:_pair_by_key: constant: 1 -> 0": "min() of one option is that option: speed only",
+    "changes.py:_contact_keys: constant: 'name+email' -> ''": _KEY_TAG,
+    "changes.py:_contact_keys: constant: 'name+phone' -> ''": _KEY_TAG,
+    "changes.py:_diff_type: boolean: 'vanished and appeared' -> 'vanished or appeared'": (
+        "_match_reissued_ids stops at once when either list is empty: " + _SHORTCUT
+    ),
+    "changes.py:changed_fields: delete: 'if old.keys() == new.keys():'": (
+        "the general path gives the same names for same-shaped records; the fast path is speed only"
+    ),
+}
