@@ -25,6 +25,8 @@ _ERROR_PAGE = (
     "<html><head><title>{status} {reason}</title></head>"
     "<body><center><h1>{status} {reason}</h1></center><hr><center>nginx</center></body></html>"
 )
+DANGLING_STUDENT = "dangling0student00000000"
+DANGLING_TEACHER = "dangling0teacher00000000"
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temporarily Unavailable"}
 
 
@@ -88,6 +90,12 @@ def create_app(sim: CleverSimulator) -> Flask:
         if delay:
             sim.sleep(delay)
         token = _bearer_token()
+        storm = sim.faults.take_storm() if path.startswith("/v3.0") else None
+        if storm is not None:  # no X-Ratelimit-* headers: Retry-After, if any, is the only hint
+            limited = _json({"error": "rate_limit_exceeded", "message": "Too Many Requests"}, 429)
+            if storm.retry_after is not None:
+                limited.headers["Retry-After"] = str(storm.retry_after)
+            return limited
         g.rate = sim.rate_limiter.hit(token or request.remote_addr or "", sim.faults.rate_limit_per_minute)
         if not g.rate.allowed:
             return _json({"error": "rate_limit_exceeded", "message": "Too Many Requests"}, 429)
@@ -109,6 +117,9 @@ def create_app(sim: CleverSimulator) -> Flask:
         html_status = sim.faults.html_error_status(path)
         if html_status is not None:
             return _server_error(html_status, html=True)
+        if sim.faults.html_with_200(path):
+            page = _ERROR_PAGE.format(status=200, reason="OK")
+            return Response(page, status=200, mimetype="text/html")
         return None
 
     @app.after_request
@@ -155,6 +166,8 @@ def create_app(sim: CleverSimulator) -> Flask:
         starting_after = request.args.get("starting_after")
         listing_key = (request.path, request.args.get("role"))
         page_number = sim.page_number(listing_key, starting_after)
+        if sim.faults.revoked_at(request.path, request.args.get("role"), page_number):
+            return _unauthorized("invalid_token", "The access token has been revoked")
         failure = sim.faults.page_failure(request.path, request.args.get("role"), page_number)
         if failure is not None:
             return _server_error(failure.status, failure.html)
@@ -182,7 +195,19 @@ def create_app(sim: CleverSimulator) -> Flask:
                 [("limit", str(limit)), *[kv for kv in others if kv[0] != "lap"], ("lap", str(lap))]
             )
             links.append({"rel": "next", "uri": f"{request.path}?{query}"})
-        return _json({"data": [envelope_item(resource, r) for r in page.records], "links": links})
+        records = list(page.records)
+        if records and sim.faults.repeats_ids(request.path, role):
+            records.append(records[0])
+        if sim.faults.dangles(request.path):
+            records = [
+                {
+                    **r,
+                    "students": [*r.get("students", []), DANGLING_STUDENT],
+                    "teachers": [*r.get("teachers", []), DANGLING_TEACHER],
+                }
+                for r in records
+            ]
+        return _json({"data": [envelope_item(resource, r) for r in records], "links": links})
 
     def serve_one(resource: Resource, record_id: str) -> Response:
         with sim.lock:

@@ -18,6 +18,11 @@ FaultName = Literal[
     "drip",
     "truncated",
     "endless",
+    "rate_limit_storm",
+    "html_ok",
+    "duplicate_ids",
+    "dangling_references",
+    "revoked_from_page",
 ]
 
 
@@ -88,6 +93,41 @@ class EndlessListing(_Fault):
     """Only this district token's listing never ends (None: every token's)."""
 
 
+class RateLimitStorm(_Fault):
+    """The next ``count`` Data API requests answer 429 without any ``X-Ratelimit-*`` header, with
+    ``Retry-After`` when ``retry_after`` is set (the only hint the client gets) and none otherwise."""
+
+    count: int = Field(ge=1)
+    retry_after: int | None = Field(default=None, ge=0)
+
+
+class HtmlOk(_Fault):
+    """A 200 whose body is an HTML page (a captive portal or a misrouted proxy)."""
+
+    path: str | None = None
+
+
+class DuplicateIds(_Fault):
+    """Every page of a listing repeats its first record at its end (the same id twice)."""
+
+    path: str
+    role: str | None = None
+
+
+class DanglingReferences(_Fault):
+    """Every section of a sections listing also names a student and a teacher Clever never lists."""
+
+    path: str = "/v3.0/sections"
+
+
+class RevokedFromPage(_Fault):
+    """The token is revoked while a listing is read: page ``from_page`` onward answers 401."""
+
+    path: str
+    from_page: int = Field(ge=2)
+    role: str | None = None
+
+
 class FaultSettings(_Fault):
     """Everything ``POST /__sim/faults`` may set in its ``set`` object."""
 
@@ -101,6 +141,11 @@ class FaultSettings(_Fault):
     drip: SlowDrip | None = None
     truncated: TruncatedListing | None = None
     endless: EndlessListing | None = None
+    rate_limit_storm: RateLimitStorm | None = None
+    html_ok: HtmlOk | None = None
+    duplicate_ids: DuplicateIds | None = None
+    dangling_references: DanglingReferences | None = None
+    revoked_from_page: RevokedFromPage | None = None
 
 
 class FaultRequest(_Fault):
@@ -130,6 +175,12 @@ class Faults:
         self._drip: SlowDrip | None = None
         self._truncated: TruncatedListing | None = None
         self._endless: EndlessListing | None = None
+        self._storm: RateLimitStorm | None = None
+        self._storm_left = 0
+        self._html_ok: HtmlOk | None = None
+        self._duplicates: DuplicateIds | None = None
+        self._dangling: DanglingReferences | None = None
+        self._revoked_from: RevokedFromPage | None = None
 
     # -- switching on --
 
@@ -173,6 +224,22 @@ class Faults:
     def endless(self, path: str, *, role: str | None = None, token: str | None = None) -> None:
         self._endless = EndlessListing(path=path, role=role, token=token)
 
+    def rate_limit_storm(self, count: int, *, retry_after: int | None = None) -> None:
+        with self._lock:
+            self._storm, self._storm_left = RateLimitStorm(count=count, retry_after=retry_after), count
+
+    def html_ok(self, path: str | None = None) -> None:
+        self._html_ok = HtmlOk(path=path)
+
+    def duplicate_ids(self, path: str, *, role: str | None = None) -> None:
+        self._duplicates = DuplicateIds(path=path, role=role)
+
+    def dangling_references(self, path: str = "/v3.0/sections") -> None:
+        self._dangling = DanglingReferences(path=path)
+
+    def revoke_from_page(self, path: str, from_page: int, *, role: str | None = None) -> None:
+        self._revoked_from = RevokedFromPage(path=path, from_page=from_page, role=role)
+
     def rate_limit(self, per_minute: int | None) -> None:
         """Enforces a per-token, per-minute limit with real 429s (None: headers only, never 429)."""
         self.rate_limit_per_minute = per_minute
@@ -200,6 +267,16 @@ class Faults:
                 self._truncated = None
             if name in (None, "endless"):
                 self._endless = None
+            if name in (None, "rate_limit_storm"):
+                self._storm, self._storm_left = None, 0
+            if name in (None, "html_ok"):
+                self._html_ok = None
+            if name in (None, "duplicate_ids"):
+                self._duplicates = None
+            if name in (None, "dangling_references"):
+                self._dangling = None
+            if name in (None, "revoked_from_page"):
+                self._revoked_from = None
 
     def apply(self, request: FaultRequest) -> None:
         """Applies a control-endpoint request."""
@@ -228,6 +305,17 @@ class Faults:
             self._truncated = settings.truncated
         if settings.endless is not None:
             self._endless = settings.endless
+        if settings.rate_limit_storm is not None:
+            storm = settings.rate_limit_storm
+            self.rate_limit_storm(storm.count, retry_after=storm.retry_after)
+        if settings.html_ok is not None:
+            self._html_ok = settings.html_ok
+        if settings.duplicate_ids is not None:
+            self._duplicates = settings.duplicate_ids
+        if settings.dangling_references is not None:
+            self._dangling = settings.dangling_references
+        if settings.revoked_from_page is not None:
+            self._revoked_from = settings.revoked_from_page
 
     def state(self) -> dict[str, Any]:
         with self._lock:
@@ -246,6 +334,13 @@ class Faults:
                 "drip": self._drip.model_dump() if self._drip else None,
                 "truncated": self._truncated.model_dump() if self._truncated else None,
                 "endless": self._endless.model_dump() if self._endless else None,
+                "rate_limit_storm": (
+                    {**self._storm.model_dump(), "remaining": self._storm_left} if self._storm else None
+                ),
+                "html_ok": self._html_ok.model_dump() if self._html_ok else None,
+                "duplicate_ids": self._duplicates.model_dump() if self._duplicates else None,
+                "dangling_references": self._dangling.model_dump() if self._dangling else None,
+                "revoked_from_page": self._revoked_from.model_dump() if self._revoked_from else None,
             }
 
     # -- decisions taken per request --
@@ -299,3 +394,32 @@ class Faults:
     def malformed(self, path: str) -> bool:
         fault = self._malformed
         return fault is not None and _matches(fault.path, path)
+
+    def take_storm(self) -> RateLimitStorm | None:
+        """The storm if this request is one of its 429s (and counts it)."""
+        with self._lock:
+            if self._storm is None or self._storm_left <= 0:
+                return None
+            self._storm_left -= 1
+            return self._storm
+
+    def html_with_200(self, path: str) -> bool:
+        fault = self._html_ok
+        return fault is not None and _matches(fault.path, path)
+
+    def repeats_ids(self, path: str, role: str | None) -> bool:
+        fault = self._duplicates
+        return fault is not None and (fault.path, fault.role) == (path, role)
+
+    def dangles(self, path: str) -> bool:
+        fault = self._dangling
+        return fault is not None and fault.path == path
+
+    def revoked_at(self, path: str, role: str | None, page: int | None) -> bool:
+        fault = self._revoked_from
+        return (
+            fault is not None
+            and page is not None
+            and (fault.path, fault.role) == (path, role)
+            and page >= fault.from_page
+        )
