@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 # SAM packages functions/api/ as the function's root: `routes` is a top-level package there, and
 # tests, mypy and the devstack put functions/api on the import path to import it the same way.
 from routes import (
+    apply_safe,
     audit,
     auth_config,
     clever_schools,
@@ -37,8 +38,11 @@ from routes import (
     links,
     meta,
     schools,
+    settings_preview,
     sync,
+    undo,
 )
+from sis_sync.api import link_pages
 from sis_sync.api.errors import (
     ApiError,
     BadRequestError,
@@ -58,7 +62,21 @@ VERSION = "1.0.0"
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
 )
-for module in (meta, auth_config, districts, schools, holds, sync, clever_schools, audit, links, dashboard):
+for module in (
+    meta,
+    auth_config,
+    districts,
+    settings_preview,
+    schools,
+    holds,
+    apply_safe,
+    undo,
+    sync,
+    clever_schools,
+    audit,
+    links,
+    dashboard,
+):
     app.include_router(module.router)
 
 
@@ -92,15 +110,35 @@ def status_of(error: ApiError) -> HTTPStatus:
 
 @app.exception_handler(ApiError)
 def refused(error: ApiError) -> Response[Any]:
+    if link_pages.wants_page(app.current_event.path, app.current_event.headers.get("accept") or ""):
+        return link_problem_page(status_of(error), error.code)
     extra = {"results": error.results} if isinstance(error, StaleSyncIdError) else {}
     return error_response(status_of(error), error.code, error.message, **extra)
 
 
 @app.exception_handler(InvalidLinkError)
 def bad_link(error: InvalidLinkError) -> Response[Any]:
-    if isinstance(error, ExpiredLinkError):
-        return error_response(HTTPStatus.UNAUTHORIZED, "link_expired", "this link has expired")
-    return error_response(HTTPStatus.FORBIDDEN, "link_invalid", "this link is not valid")
+    expired = isinstance(error, ExpiredLinkError)
+    status = HTTPStatus.UNAUTHORIZED if expired else HTTPStatus.FORBIDDEN
+    code = "link_expired" if expired else "link_invalid"
+    if link_pages.wants_page(app.current_event.path, app.current_event.headers.get("accept") or ""):
+        return link_problem_page(status, code)
+    return error_response(status, code, "this link has expired" if expired else "this link is not valid")
+
+
+def link_problem_page(status: int, code: str) -> Response[Any]:
+    """A browser that followed an e-mail link gets a page saying why it opens nothing (same status)."""
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=link_pages.problem_page(code),
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": link_pages.PAGE_POLICY,
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @app.exception_handler(RequestValidationError)

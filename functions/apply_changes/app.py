@@ -1,4 +1,5 @@
-"""apply_changes: write a school's pending change set to the roster, then move its pointer."""
+"""apply_changes: write a school's pending change set (or its safe part) to the roster, then move
+its pointer."""
 
 from __future__ import annotations
 
@@ -9,18 +10,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from sis_sync import services
-from sis_sync.applying import Mode, apply_pending
+from sis_sync.applying import Mode, apply_pending, apply_safe_pending
 from sis_sync.observability import logger, metrics, tracer
+from sis_sync.store.releases import Approval
+from sis_sync.undo import undo_applied
 
 
 class ApplyRequest(BaseModel):
-    """From the evaluate flow (an EvaluationResult, mode "apply") or the release flow ("release")."""
+    """From the evaluate flow (an EvaluationResult: mode "apply", or "apply_safe" for a held one when
+    the district applies safe changes automatically) or the release flow ("release", "apply_safe",
+    "undo")."""
 
     district_id: str
     sync_id: str
     school_id: str
     mode: Mode = "apply"
     approved_by: str = "system"
+    approval: Approval | None = None  # the release manifest's item: its mode overrides `mode`
 
 
 @logger.inject_lambda_context(correlation_id_path="sync_id")
@@ -28,13 +34,31 @@ class ApplyRequest(BaseModel):
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ApplyRequest.model_validate(event)
-    result = apply_pending(
-        services.applier(),
-        request.district_id,
-        request.school_id,
-        request.sync_id,
-        mode=request.mode,
-        actor=request.approved_by,
-    )
+    mode = request.approval.mode if request.approval else request.mode
+    if mode == "undo":
+        result = undo_applied(
+            services.applier(),
+            request.district_id,
+            request.school_id,
+            request.sync_id,
+            actor=request.approved_by,
+        )
+    elif mode == "apply_safe":
+        result = apply_safe_pending(
+            services.applier(),
+            request.district_id,
+            request.school_id,
+            request.sync_id,
+            actor=request.approved_by,
+        )
+    else:
+        result = apply_pending(
+            services.applier(),
+            request.district_id,
+            request.school_id,
+            request.sync_id,
+            mode=mode,
+            actor=request.approved_by,
+        )
     metrics.add_metric(name="RosterItemsWritten", unit=MetricUnit.Count, value=result.written)
     return result.model_dump(mode="json")

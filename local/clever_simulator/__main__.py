@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
         "--admin-email", action="append", default=[], help="a district admin's e-mail (repeatable)"
     )
     parser.add_argument("--page-size-cap", type=int, help="serve at most this many records per page")
+    parser.add_argument(
+        "--page-latency", type=float, default=0.0, metavar="SECONDS", help="each listing page takes this long"
+    )
+    parser.add_argument(
+        "--preset",
+        choices=["nyc"],
+        help="nyc: 1,800 schools, 1,000,000 students, 1.5 contacts each (replaces --schools/--students)",
+    )
     parser.add_argument("--rate-limit", type=int, help="enforce this many requests per minute per token")
     return parser
 
@@ -44,6 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     district: RosterSource
     if args.demo is not None:
         district = load_demo_district(args.demo)
+    elif args.preset == "nyc":
+        district = GeneratedDistrict.nyc(
+            args.seed, unshared_schools=args.unshared_schools, admin_emails=args.admin_email
+        )
     else:
         district = GeneratedDistrict(
             args.seed,
@@ -61,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         district,
         tokens=tokens,
         page_size_cap=args.page_size_cap,
+        page_latency=args.page_latency,
         client_id=args.client_id,
         client_secret=args.client_secret,
     )

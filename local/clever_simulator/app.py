@@ -177,6 +177,8 @@ def create_app(sim: CleverSimulator) -> Flask:
                 page = listing.page(starting_after, served)
         except InvalidCursorError:
             return _message(400, "starting_after is not a valid id")
+        if sim.page_latency:
+            sim.sleep(sim.page_latency)  # without the lock: other requests are served meanwhile
         links = [{"rel": "self", "uri": request.full_path.rstrip("?")}]
         role = request.args.get("role")
         others = [(k, v) for k, v in request.args.items(multi=True) if k not in ("limit", "starting_after")]

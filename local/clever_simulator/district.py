@@ -7,7 +7,8 @@ added contacts).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from clever_simulator.ids import IdCodec, Kind
 from clever_simulator.layout import DistrictLayout
@@ -30,6 +31,8 @@ _RESOURCE_KINDS: dict[Resource, tuple[Kind, ...]] = {
     Resource.COURSES: (Kind.COURSE,),
     Resource.USERS: tuple(kind for kinds in _ROLE_KINDS.values() for kind in kinds),
 }
+NYC_SHAPE: dict[str, Any] = {"schools": 1800, "students": 1_000_000, "contacts_per_student": 1.5}
+"""New York City's district: ~1,800 schools, ~1 M students (about 555 a school), ~1.5 M contacts."""
 
 
 class GeneratedDistrict:
@@ -74,9 +77,20 @@ class GeneratedDistrict:
         self._removed_students: set[int] = set()
         self._generations: dict[tuple[Kind, int], int] = {}
         self._extra_contacts: list[ExtraContact] = []
+        self._withdrawn_contacts: set[int] = set()  # added contacts a scenario's undo took away
+        self._shared_extra_schools: set[int] = set()  # unshared schools Clever started sharing
+        self._pause: dict[str, Any] = {}  # the district record's state and pause dates, when set
         self._records = RecordFactory(
             self.layout, self._district_id, self.id_of, self._extra_contacts.__getitem__, state
         )
+
+    @classmethod
+    def nyc(cls, seed: int = 7, **overrides: Any) -> GeneratedDistrict:
+        """New York City's shape: 1,800 schools of about 550 students, 1.5 contacts per student.
+
+        Every page is still computed on demand: serving it costs memory for one page, not the district.
+        """
+        return cls(seed, **(NYC_SHAPE | overrides))
 
     # -- identity --
 
@@ -98,7 +112,7 @@ class GeneratedDistrict:
         counts = {
             Kind.DISTRICT: 1,
             Kind.DISTRICT_CONTACT: 1,
-            Kind.SCHOOL: layout.schools,
+            Kind.SCHOOL: layout.schools + self.unshared_schools,
             Kind.TERM: len(TERMS),
             Kind.COURSE: layout.courses,
             Kind.SECTION: layout.sections,
@@ -112,12 +126,15 @@ class GeneratedDistrict:
         return counts[kind]
 
     def _exists(self, kind: Kind, index: int) -> bool:
+        if kind is Kind.SCHOOL:
+            return index < self.layout.schools or index in self._shared_extra_schools
         if kind is Kind.STUDENT:
             return index not in self._removed_students
         if kind is Kind.CONTACT:
             return self.layout.student_of_contact(index) not in self._removed_students
         if kind is Kind.EXTRA_CONTACT:
-            return self._extra_contacts[index].student not in self._removed_students
+            extra = self._extra_contacts[index]
+            return index not in self._withdrawn_contacts and extra.student not in self._removed_students
         return True
 
     def _resolve(self, record_id: str, kinds: Sequence[Kind]) -> tuple[Kind, int] | None:
@@ -146,7 +163,7 @@ class GeneratedDistrict:
             Kind.EXTRA_CONTACT: records.extra_contact,
         }
         if kind is Kind.DISTRICT:
-            return records.district()
+            return records.district() | self._pause
         if kind is Kind.SECTION:
             return records.section(index, lambda student: student not in self._removed_students)
         record = builders[kind](index)
@@ -155,10 +172,13 @@ class GeneratedDistrict:
         return record
 
     def district_record(self) -> Record:
-        return self._records.district()
+        return self._records.district() | self._pause
+
+    def set_pause(self, state: str, pause_start: str | None, pause_end: str | None) -> None:
+        self._pause = {"state": state, "pause_start": pause_start, "pause_end": pause_end}
 
     def unshared_school_records(self) -> list[Record]:
-        """Schools of the district that are not shared with the app (never served by the API).
+        """Schools of the district not shared with the app at first (served only once shared).
 
         The devstack can create them on its own side to show a ``not_connected`` school.
         """
@@ -198,10 +218,16 @@ class GeneratedDistrict:
             segments.append(Segment(kind, starts[previous], starts[previous + 1], shared))
         return segments
 
+    def _has_roster(self, school: int) -> bool:
+        """Whether the layout places people in the school (a once-unshared school has nobody)."""
+        return school < self.layout.schools
+
     def school_users(self, school_id: str, role: Role | None = None) -> Listing | None:
         school = self._school_index(school_id)
         if school is None:
             return None
+        if not self._has_roster(school):
+            return self._listing([])
         layout = self.layout
         per_role = {
             Role.STUDENT: lambda: self._member_segments(Kind.STUDENT, layout.student_starts, school),
@@ -218,6 +244,8 @@ class GeneratedDistrict:
         school = self._school_index(school_id)
         if school is None:
             return None
+        if not self._has_roster(school):
+            return self._listing([])
         starts = self.layout.section_starts
         return self._listing([Segment(Kind.SECTION, starts[school], starts[school + 1])])
 
@@ -241,10 +269,35 @@ class GeneratedDistrict:
     def school_ids(self) -> list[str]:
         return [self.id_of(Kind.SCHOOL, school) for school in range(self.layout.schools)]
 
+    def unshared_school_ids(self) -> list[str]:
+        first = self.layout.schools
+        return [
+            self.id_of(Kind.SCHOOL, school)
+            for school in range(first, first + self.unshared_schools)
+            if school not in self._shared_extra_schools
+        ]
+
+    def _extra_school_index(self, school_id: str) -> int:
+        decoded = self.codec.decode(school_id)
+        first = self.layout.schools
+        if decoded is None or decoded.kind is not Kind.SCHOOL:
+            raise KeyError(school_id)
+        if not first <= decoded.index < first + self.unshared_schools:
+            raise KeyError(school_id)
+        return decoded.index
+
+    def share_school(self, school_id: str) -> None:
+        self._shared_extra_schools.add(self._extra_school_index(school_id))
+
+    def unshare_school(self, school_id: str) -> None:
+        self._shared_extra_schools.discard(self._extra_school_index(school_id))
+
     def student_ids_of_school(self, school_id: str) -> list[str]:
         school = self._school_index(school_id)
         if school is None:
             raise KeyError(school_id)
+        if not self._has_roster(school):
+            return []
         starts = self.layout.student_starts
         return [
             self.id_of(Kind.STUDENT, index)
@@ -302,7 +355,41 @@ class GeneratedDistrict:
     def reissue_contact_id(self, contact_id: str) -> str:
         return self._reissue(contact_id, _ROLE_KINDS[Role.CONTACT])
 
+    # -- undoing one scenario (ids as the scenario reported them) --
+
+    def _decoded(self, record_id: str) -> tuple[Kind, int, int]:
+        decoded = self.codec.decode(record_id)
+        if decoded is None:
+            raise KeyError(record_id)
+        return decoded.kind, decoded.index, decoded.generation
+
+    def restore_students(self, student_ids: Sequence[str]) -> None:
+        for student_id in student_ids:
+            kind, index, _ = self._decoded(student_id)
+            if kind is Kind.STUDENT:
+                self._removed_students.discard(index)
+
+    def restore_ids(self, reissued: Mapping[str, str]) -> None:
+        for old_id, new_id in reissued.items():
+            kind, index, old_generation = self._decoded(old_id)
+            new_generation = self._decoded(new_id)[2]
+            # only while the id is still the one this scenario issued (a later re-key supersedes it)
+            if self._generations.get((kind, index), 0) == new_generation:
+                if old_generation:
+                    self._generations[(kind, index)] = old_generation
+                else:
+                    self._generations.pop((kind, index), None)
+
+    def withdraw_contacts(self, contact_ids: Sequence[str]) -> None:
+        for contact_id in contact_ids:
+            kind, index, _ = self._decoded(contact_id)
+            if kind is Kind.EXTRA_CONTACT and index < len(self._extra_contacts):
+                self._withdrawn_contacts.add(index)
+
     def reset(self) -> None:
+        self._pause = {}
         self._removed_students.clear()
         self._generations.clear()
         self._extra_contacts.clear()
+        self._withdrawn_contacts.clear()
+        self._shared_extra_schools.clear()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from clever_simulator.roster import SCHOOL_ROLES, Page, Record, Resource, Role
 
@@ -35,6 +36,15 @@ def _user_schools(user: Record) -> set[str]:
     return schools
 
 
+@dataclass(frozen=True)
+class _Removal:
+    """What removing one student took away, so that an undo can put it back."""
+
+    student: Record
+    contacts: list[Record]  # the student's contacts as they were before
+    section_ids: list[str]
+
+
 def _new_id(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:24]
 
@@ -62,6 +72,7 @@ class FixedDistrict:
         }
         self._data: dict[Resource, dict[str, Record]] = {}
         self._added_contacts = 0
+        self._removals: dict[str, _Removal] = {}
         self.reset()
 
     # -- reading --
@@ -72,6 +83,10 @@ class FixedDistrict:
 
     def district_record(self) -> Record:
         return copy.deepcopy(self._data[Resource.DISTRICTS][self.district_id])
+
+    def set_pause(self, state: str, pause_start: str | None, pause_end: str | None) -> None:
+        record = self._data[Resource.DISTRICTS][self.district_id]
+        record.update(state=state, pause_start=pause_start, pause_end=pause_end)
 
     def _users(self, keep: Callable[[Record], bool]) -> list[Record]:
         return [user for user in self._data[Resource.USERS].values() if keep(user)]
@@ -149,7 +164,15 @@ class FixedDistrict:
     def remove_students(self, student_ids: Sequence[str]) -> list[str]:
         orphaned: list[str] = []
         for student_id in student_ids:
-            self._student(student_id)
+            self._removals[student_id] = _Removal(
+                copy.deepcopy(self._student(student_id)),
+                copy.deepcopy(self._contacts_of(student_id)),
+                [
+                    section_id
+                    for section_id, section in self._data[Resource.SECTIONS].items()
+                    if student_id in section.get("students", [])
+                ],
+            )
             for contact in self._contacts_of(student_id):
                 links = contact["roles"]["contact"]["student_relationships"]
                 links[:] = [link for link in links if link.get("student") != student_id]
@@ -187,18 +210,18 @@ class FixedDistrict:
         }
         return contact_id
 
-    def _reissue(self, old_id: str) -> str:
+    def _reissue(self, old_id: str, new_id: str | None = None) -> str:
         users = self._data[Resource.USERS]
-        new_id = _new_id(self.district_id, "reissued", old_id)
+        new_id = new_id or _new_id(self.district_id, "reissued", old_id)
         user = users.pop(old_id)
         user["id"] = new_id
         users[new_id] = user
         return new_id
 
-    def reissue_student_id(self, student_id: str) -> str:
+    def reissue_student_id(self, student_id: str, new_id: str | None = None) -> str:
         self._student(student_id)
         contacts = self._contacts_of(student_id)
-        new_id = self._reissue(student_id)
+        new_id = self._reissue(student_id, new_id)
         for contact in contacts:
             for link in contact["roles"]["contact"]["student_relationships"]:
                 if link.get("student") == student_id:
@@ -213,7 +236,59 @@ class FixedDistrict:
             raise KeyError(contact_id)
         return self._reissue(contact_id)
 
+    def unshared_school_ids(self) -> list[str]:
+        return []  # the records given are all shared
+
+    def share_school(self, school_id: str) -> None:
+        raise KeyError(school_id)
+
+    def unshare_school(self, school_id: str) -> None:
+        raise KeyError(school_id)
+
+    def restore_students(self, student_ids: Sequence[str]) -> None:
+        users, sections = self._data[Resource.USERS], self._data[Resource.SECTIONS]
+        for student_id in student_ids:
+            removal = self._removals.pop(student_id, None)
+            if removal is None or student_id in users:
+                continue
+            users[student_id] = copy.deepcopy(removal.student)
+            for before in removal.contacts:
+                links = [
+                    link
+                    for link in before["roles"]["contact"]["student_relationships"]
+                    if link.get("student") == student_id
+                ]
+                contact = users.setdefault(
+                    str(before["id"]),
+                    {
+                        **copy.deepcopy(before),
+                        "roles": {"contact": {**before["roles"]["contact"], "student_relationships": []}},
+                    },
+                )
+                contact["roles"]["contact"]["student_relationships"].extend(copy.deepcopy(links))
+            for section_id in removal.section_ids:
+                if section_id in sections:
+                    sections[section_id]["students"] = sorted(
+                        [*sections[section_id].get("students", []), student_id]
+                    )
+
+    def restore_ids(self, reissued: Mapping[str, str]) -> None:
+        users = self._data[Resource.USERS]
+        for old_id, new_id in reissued.items():
+            user = users.get(new_id)
+            if user is None or old_id in users:
+                continue
+            if _role_of(user) is Role.STUDENT:
+                self.reissue_student_id(new_id, old_id)
+            else:
+                self._reissue(new_id, old_id)
+
+    def withdraw_contacts(self, contact_ids: Sequence[str]) -> None:
+        for contact_id in contact_ids:
+            self._data[Resource.USERS].pop(contact_id, None)
+
     def reset(self) -> None:
+        self._removals.clear()
         self._data = {
             resource: {str(record["id"]): copy.deepcopy(record) for record in records}
             for resource, records in self._original.items()

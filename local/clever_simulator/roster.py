@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -87,6 +87,34 @@ class RosterSource(Protocol):
     def reissue_student_id(self, student_id: str) -> str: ...
 
     def reissue_contact_id(self, contact_id: str) -> str: ...
+
+    def unshared_school_ids(self) -> list[str]:
+        """Schools of the district that Clever does not share with the app (now)."""
+        ...
+
+    def share_school(self, school_id: str) -> None:
+        """Clever starts sharing one of the unshared schools (KeyError for any other id)."""
+        ...
+
+    def unshare_school(self, school_id: str) -> None: ...
+
+    def set_pause(self, state: str, pause_start: str | None, pause_end: str | None) -> None:
+        """Sets the district's Clever sync `state` and pause dates (ISO 8601, None: unset)."""
+        ...
+
+    # -- undoing one scenario: each takes the ids the scenario reported --
+
+    def restore_students(self, student_ids: Sequence[str]) -> None:
+        """Brings removed students back, with their enrolments and contacts."""
+        ...
+
+    def restore_ids(self, reissued: Mapping[str, str]) -> None:
+        """Gives re-issued records (old id -> new id) their old ids back."""
+        ...
+
+    def withdraw_contacts(self, contact_ids: Sequence[str]) -> None:
+        """Takes away contacts a scenario added."""
+        ...
 
     def reset(self) -> None:
         """Undoes every mutation."""

@@ -57,6 +57,7 @@ class CleverSimulator:
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         page_size_cap: int | None = None,
+        page_latency: float = 0.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -71,6 +72,9 @@ class CleverSimulator:
         """A user's SSO bearer token (what Log in with Clever hands the app) -> (district, user id)."""
         self.page_size_cap = page_size_cap
         """Serve at most this many records per page whatever ``limit`` asks (as real servers may)."""
+        self.page_latency = page_latency
+        """Seconds each listing page takes to arrive (Clever's are 2-5 s for 10,000 records). Spent
+        outside the lock: pages of several listings read concurrently overlap their waits."""
         self.sleep = sleep
         self.clock = clock
         self.lock = threading.RLock()
@@ -203,6 +207,7 @@ class CleverSimulator:
             "faults": self.faults.state(),
             "scenarios": [effect.scenario for effect in self.scenarios.applied],
             "page_size_cap": self.page_size_cap,
+            "page_latency": self.page_latency,
             "requests": {"total": self.requests.total, "by_path": self.requests.by_path()},
         }
 

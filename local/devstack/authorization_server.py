@@ -34,6 +34,7 @@ SESSION_COOKIE = "devstack-auth-session"
 CODE_TTL = timedelta(minutes=5)  # as Cognito's authorization codes
 SESSION_TTL = timedelta(hours=1)  # as the Hosted UI's session
 SCOPES = frozenset({"openid", "email", "profile"})
+SIGN_IN_TITLE = "Demo sign-in (local only)"  # never mistaken for a real sign-in page
 
 DistrictOf = Callable[[str], str | None]
 
@@ -165,7 +166,7 @@ class AuthorizationServer:
             email = self._session_email(request.cookies.get(SESSION_COOKIE))
             if email is not None:  # signed in already: no prompt
                 return self._redirect_with_code(email, params)
-            return _page("Demo sign-in", _sign_in_form(params))
+            return _page(SIGN_IN_TITLE, _sign_in_form(params))
 
         @app.get("/oauth2/idpresponse")
         def idpresponse() -> Response:
@@ -181,7 +182,7 @@ class AuthorizationServer:
                 return _page("Sign-in failed", "<p>This app client signs in with its provider only.</p>", 400)
             email = request.form.get("email", "").strip()
             if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
-                return _page("Demo sign-in", _sign_in_form(params, "Type an e-mail address."), 400)
+                return _page(SIGN_IN_TITLE, _sign_in_form(params, "Type an e-mail address."), 400)
             response = self._redirect_with_code(email, params)
             response.set_cookie(
                 SESSION_COOKIE,
@@ -373,8 +374,12 @@ def _sign_in_form(params: dict[str, str], problem: str = "") -> str:
         f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in params.items()
     )
     return (
-        "<p><strong>This is the devstack's demo sign-in</strong>: there is no password, and any e-mail"
-        " address signs in. A deployed sis-sync signs in with Amazon Cognito instead.</p>"
+        '<div class="notice" role="note" data-testid="demo-sign-in-notice">'
+        "<p><strong>This is the demo sign-in of the local devstack (<code>make demo</code>), not a"
+        " real one.</strong> There is no password: any e-mail address signs in as a district admin"
+        " of the demo district, and only here, on this computer.</p>"
+        "<p>A deployed sis-sync signs in through Amazon Cognito (or Log in with Clever), where only"
+        " the district's own admins get in.</p></div>"
         + (f'<p class="problem" role="alert">{escape(problem)}</p>' if problem else "")
         + '<form method="post" action="/login">'
         + hidden
@@ -390,7 +395,9 @@ def _page(title: str, body: str, status: int = 200) -> Response:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)} - sis-sync devstack</title>"
         "<style>body{font:16px system-ui,sans-serif;margin:3em auto;max-width:34em}"
-        "input,button{font:inherit;padding:.3em}.problem{color:#a00}</style></head>"
+        "input,button{font:inherit;padding:.3em}.problem{color:#a00}"
+        ".notice{border-left:4px solid #8a5a00;background:#fff6e0;padding:.1em 1em;margin:1em 0}"
+        "</style></head>"
         f"<body><h1>{escape(title)}</h1>{body}</body></html>"
     )
     response = Response(html, status=status, mimetype="text/html")

@@ -18,6 +18,7 @@ from flask import Flask, Response, jsonify, request
 
 from devstack.auth import JwtAuthorizer, TokenIssuer, TokenRejectedError
 from devstack.lambdas import FakeContext
+from devstack.outbox import outbox_page
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -36,12 +37,14 @@ class DevHooks:
         tick: Callable[[], dict[str, Any]],
         scenario: Callable[[dict[str, Any]], dict[str, Any]] | None,
         panel: Callable[[], str],
+        scenarios: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.district_of = district_of  # an e-mail's district, asked when a token is made
         self.outbox = outbox
         self.tick = tick
         self.scenario = scenario
         self.panel = panel
+        self.scenarios = scenarios  # the panel's schools and the scenarios it can undo
 
 
 def _is_public(path: str) -> bool:
@@ -167,7 +170,10 @@ def create_gateway(api: Handler, authorizer: JwtAuthorizer, issuer: TokenIssuer,
 
     @app.get("/dev/outbox")
     def dev_outbox() -> Response:
-        return jsonify({"messages": hooks.outbox()})
+        messages = hooks.outbox()
+        if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+            return Response(outbox_page(messages), mimetype="text/html")  # a browser asked
+        return jsonify({"messages": messages})
 
     @app.post("/dev/tick")
     def dev_tick() -> Response:
@@ -175,15 +181,20 @@ def create_gateway(api: Handler, authorizer: JwtAuthorizer, issuer: TokenIssuer,
         result = hooks.tick()
         return jsonify(result | {"seconds": round(time.monotonic() - started, 2)})
 
+    @app.get("/dev/scenario")
+    def dev_scenarios() -> Response:
+        if hooks.scenarios is None:
+            return _refused(404, "not_found", "scenarios need the Clever simulator")
+        return jsonify(hooks.scenarios())
+
     @app.post("/dev/scenario")
     def dev_scenario() -> Response:
         if hooks.scenario is None:
-            response = jsonify(
-                {"error": {"code": "not_found", "message": "scenarios need the Clever simulator"}}
-            )
-            response.status_code = 404
-            return response
-        return jsonify(hooks.scenario(request.get_json(silent=True) or {}))
+            return _refused(404, "not_found", "scenarios need the Clever simulator")
+        result = hooks.scenario(request.get_json(silent=True) or {})
+        response = jsonify(result)
+        response.status_code = 400 if "error" in result else 200  # refused: nothing was changed
+        return response
 
     @app.get("/dev/")
     def dev_panel() -> Response:

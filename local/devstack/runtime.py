@@ -23,6 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from clever_simulator import CleverSimulator, GeneratedDistrict
 from devstack.auth import JwtAuthorizer, TokenIssuer
 from devstack.authorization_server import AuthorizationServer, client_from_cognito
+from devstack.demo_scenarios import DemoScenarios, ScenarioRefusedError
 from devstack.federation import federation_from_cognito, lambda_trigger
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
@@ -45,6 +46,7 @@ class Devstack:
         self.issuer: TokenIssuer | None = None  # the local authorization server's signing key
         self._auth_server: BaseWSGIServer | None = None
         self.simulator: CleverSimulator | None = None
+        self.scenarios: DemoScenarios | None = None  # the demo panel's (with the simulator only)
         self.district_id = SIMULATED_DISTRICT
         self.url = ""
         self._exit = ExitStack()
@@ -140,6 +142,11 @@ class Devstack:
         )
         self.simulator = CleverSimulator(district)
         self.district_id = district_id_for(district.district_id)
+        self.scenarios = DemoScenarios(
+            self.simulator,
+            self._applied_sync_id,
+            {"add_district": self._authorize_district, "remove_district": self._remove_district},
+        )
         return self.simulator.start("127.0.0.1", 0), self.simulator.token
 
     def _clever_sign_in_parameters(self) -> dict[str, str]:
@@ -164,6 +171,7 @@ class Devstack:
             outbox=self.outbox,
             tick=self.tick,
             scenario=self.scenario if self.simulator is not None else None,
+            scenarios=self.scenarios.view if self.scenarios is not None else None,
             panel=lambda: PANEL.read_text(encoding="utf-8"),
         )
         self._gateway.app = create_gateway(api, authorizer, issuer, hooks)
@@ -338,28 +346,20 @@ class Devstack:
         return sent_messages(self.stack.account_id, self.stack.region)
 
     def scenario(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.simulator is not None
-        sim = self.simulator
-        name = str(request.get("name", ""))
-        school_ids = sim.district.school_ids()
-        school = request.get("school_id") or school_ids[int(request.get("school_index", 0)) % len(school_ids)]
-        actions = {
-            "semester_end": lambda: sim.scenarios.semester_end(school_id=school).as_json(),
-            "many_guardians": lambda: sim.scenarios.many_guardians(
-                student_id=sim.district.student_ids_of_school(school)[0]
-            ).as_json(),
-            "emergency_contact": lambda: sim.scenarios.emergency_contact(school_id=school).as_json(),
-            "secondary_contact": lambda: sim.scenarios.secondary_contact(school_id=school).as_json(),
-            "rekey": lambda: sim.scenarios.rekey(school_id=school).as_json(),
-            "revoke_token": lambda: _done(sim.faults.revoke_token),
-            # a district authorizes the app (another one, or one that removed it) / removes it
-            "add_district": lambda: self._authorize_district(str(request.get("clever_district_id") or "")),
-            "remove_district": lambda: self._remove_district(str(request.get("clever_district_id") or "")),
-            "fix_everything": lambda: _done(sim.scenarios.reset, sim.faults.clear),
-        }
-        if name not in actions:
-            return {"error": {"code": "unknown_scenario", "message": f"choose one of {sorted(actions)}"}}
-        return {"applied": name, "school_id": school, "effect": actions[name]()}
+        assert self.scenarios is not None
+        try:
+            return self.scenarios.run(request)
+        except ScenarioRefusedError as refused:
+            return {"error": {"code": refused.code, "message": refused.message}}
+
+    def _applied_sync_id(self, clever_school_id: str) -> str | None:
+        """The sync whose snapshot sis-sync last applied for a Clever school of the simulated district."""
+        from sis_sync import services
+
+        for school in services.state_table().schools(self.district_id):
+            if school.clever_school_id == clever_school_id:
+                return school.applied.sync_id if school.applied else None
+        return None
 
     def _authorize_district(self, clever_district_id: str) -> dict[str, Any]:
         """The Clever district authorizes the app again, or a new district (2 schools) does."""

@@ -241,7 +241,15 @@ def test_unknown_route_is_404_in_the_error_shape(seeded: Any, api: Any) -> None:
 
 def test_district_shows_connection_last_error_and_settings(seeded: Any, api: Any) -> None:
     body = api("GET", f"/v1/districts/{DISTRICT}").json()
-    assert set(body) == {"district_id", "name", "connection", "last_error", "last_sync_at", "settings"}
+    assert set(body) == {
+        "district_id",
+        "name",
+        "connection",
+        "last_error",
+        "last_sync_at",
+        "settings",
+        "clever_pause",
+    }
     assert body["connection"] == "connected"
     assert body["last_error"] is None
     assert body["settings"]["thresholds"]["removal_min_count"] == 10
@@ -309,8 +317,12 @@ def test_school_list_has_the_contract_shape_and_filters_by_status(seeded: Any, a
         "pending_sync_id",
         "last_synced_at",
         "changes",
+        "changes_kind",  # added (issue 11): what `changes` counts, and since when
+        "changes_at",
+        "safe_changes",  # added (issue 12): how many held changes Apply safe changes applies now
     }
     assert held["status"] == "on_hold"
+    assert held["changes_kind"] == "pending"
     assert held["pending_sync_id"] == "s002"
     assert held["holds"][0]["reason"] == "large_removals"
     assert held["changes"] == {"added": 1, "updated": 0, "removed": 40, "source_id_changed": 2}

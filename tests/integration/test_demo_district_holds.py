@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sis_sync.changes_csv import changes_csv_bytes
+from sis_sync.changes_csv import changes_csv_bytes, linked_student_names
 from sis_sync.clever.models import Section, User
 from sis_sync.rules import Evaluation, HoldReason, evaluate
 from sis_sync.settings import HoldThresholds
@@ -159,8 +159,11 @@ def new_contact(clever_id: str, student_id: str, contact_type: str) -> WireRecor
     }
 
 
-def csv_rows(evaluation: Evaluation) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(changes_csv_bytes(evaluation).decode("utf-8"), newline="")))
+def csv_rows(evaluation: Evaluation, *rosters: Records) -> list[dict[str, str]]:
+    """The CSV as evaluation writes it: students named from `rosters` (the new one, then the applied)."""
+    names = linked_student_names(evaluation.change_set, *rosters)
+    body = changes_csv_bytes(evaluation, names).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(body, newline="")))
 
 
 # --- scenarios ---------------------------------------------------------------------------------
@@ -212,7 +215,8 @@ def test_six_new_contacts_for_one_student_trigger_the_guardian_rule(wire: Wire) 
     added = [new_contact(f"newguardian{n}", kid["id"], "Parent/Guardian") for n in range(6)]
     wire.users += added
 
-    evaluations = evaluate_district(before, partition(wire))
+    after = partition(wire)
+    evaluations = evaluate_district(before, after)
 
     # Then the student's school is held for parent connections; the six new contacts carry the reason
     school = only_school_of(kid)
@@ -220,11 +224,20 @@ def test_six_new_contacts_for_one_student_trigger_the_guardian_rule(wire: Wire) 
     evaluation = evaluations[school]  # type: ignore[index]
     hold = evaluation.holds[0]
     name = f"{kid['name']['first']} {kid['name']['last']}"
-    assert hold.detail["examples"] == [
-        {"clever_id": kid["id"], "name": name, "guardians": 7, "previously": 1}
-    ]
-    flagged = [row["clever_id"] for row in csv_rows(evaluation) if row["hold_reasons"]]
-    assert sorted(flagged) == sorted(contact["id"] for contact in added)
+    [example] = hold.detail["examples"]
+    assert {key: example[key] for key in ("clever_id", "name", "guardians", "previously")} == {
+        "clever_id": kid["id"], "name": name, "guardians": 7, "previously": 1
+    }  # fmt: skip
+    # and it names each guardian, the six new ones marked new
+    new_ids = {contact["id"] for contact in added}
+    assert len(example["contacts"]) == 7
+    assert {c["clever_id"] for c in example["contacts"] if c["new"]} == new_ids
+    assert all(c["name"] for c in example["contacts"])
+    # and each held CSV row names the student to fix in the SIS
+    rows = [row for row in csv_rows(evaluation, after[school], before[school]) if row["hold_reasons"]]  # type: ignore[index]
+    assert sorted(row["clever_id"] for row in rows) == sorted(new_ids)
+    assert {row["students"] for row in rows} == {f"{name} ({kid['id']})"}
+    assert {row["contact_type"] for row in rows} == {"Parent/Guardian"}
 
 
 @pytest.mark.parametrize("contact_type", ["Emergency", "emergency"])
@@ -239,15 +252,19 @@ def test_one_emergency_relationship_triggers_the_contact_rule(wire: Wire, contac
     )
     parent["roles"]["contact"]["student_relationships"][0]["type"] = contact_type
 
-    evaluations = evaluate_district(before, partition(wire))
+    after = partition(wire)
+    evaluations = evaluate_district(before, after)
 
-    # Then the student's school is held for emergency contacts, on that contact's row
+    # Then the student's school is held for emergency contacts, on that contact's row, which gives
+    # the contact type and names the student
     school = only_school_of(kid)
     assert held(evaluations) == {school: {"emergency_contacts"}}
-    rows = [row for row in csv_rows(evaluations[school]) if row["hold_reasons"]]  # type: ignore[index]
+    rows = [row for row in csv_rows(evaluations[school], after[school]) if row["hold_reasons"]]  # type: ignore[index]
+    name = f"{kid['name']['first']} {kid['name']['last']}"
     assert [
         (row["clever_id"], row["change_type"], row["changed_fields"], row["hold_reasons"]) for row in rows
     ] == [(parent["id"], "updated", "relationships", "emergency_contacts")]
+    assert (rows[0]["contact_type"], rows[0]["students"]) == (contact_type, f"{name} ({kid['id']})")
 
 
 def test_a_contact_with_only_a_new_clever_id_is_one_source_id_change(wire: Wire) -> None:

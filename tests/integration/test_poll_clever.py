@@ -107,6 +107,8 @@ def test_a_revoked_token_disconnects_the_district(stack: Any, simulator: Any) ->
     assert district.connection is Connection.DISCONNECTED
     assert district.last_error is not None
     assert district.last_error.code == "auth"
+    # (the message does not repeat the code: the dashboard shows both, "auth: auth: ..." before)
+    assert district.last_error.message == "Clever refused sis-sync's access (HTTP 401)"
     entries, _ = services.state_table().audit(DISTRICT)
     assert entries[0].action == "district_disconnected"
 

@@ -264,18 +264,28 @@ EXPECTED_GRANTS = {
         "StateTable:write",
         "snapshots:write",
         "manifests:write",  # the evaluate flow's list of changed schools
+        "pulls:write",  # raw Clever pages as they arrive (a pull across invocations)
+        "pulls:read",  # read back to partition once every listing is complete
         "tokens:read",
         "StartExecution:evaluate",
         "DescribeExecution:evaluate",  # a retried poll finds the execution it started
         "invoke:NotifyFunction",
     },
-    "EvaluateHoldsFunction": {"StateTable:read", "StateTable:write", "snapshots:read", "changes:write"},
+    "EvaluateHoldsFunction": {
+        "StateTable:read",
+        "StateTable:write",
+        "snapshots:read",
+        "changes:write",
+        "changesets:write",  # each evaluated change set, for the threshold preview
+    },
     "ApplyChangesFunction": {
         "StateTable:read",
         "StateTable:write",
         "RosterTable:read",
         "RosterTable:write",
         "snapshots:read",
+        "snapshots:write",  # apply safe changes stores the safe part as a snapshot
+        "changes:write",  # and the CSV of what is still held
     },
     "NotifyFunction": {
         "StateTable:read",
@@ -290,6 +300,7 @@ EXPECTED_GRANTS = {
         "StateTable:write",
         "RosterTable:read",
         "changes:read",
+        "changesets:read",  # the threshold preview judges stored change sets
         "bucket:list",  # a missing CSV is a 404, not a 403
         "tokens:read",  # "I fixed it" tests the token; the API never writes one
         "LinkSigningKey:read",
@@ -436,7 +447,13 @@ def test_release_applies_each_approved_change_set(aws: AwsStack, routed: Any) ->
     assert json.loads(result["output"]) == {"district_id": DISTRICT, "results": ["released", "released"]}
     events = sorted((event for _, event in log.calls), key=lambda event: str(event["school_id"]))
     assert events == [
-        {"mode": "release", "district_id": DISTRICT, "approved_by": "admin@example.org", **approval}
+        {
+            "mode": "release",
+            "district_id": DISTRICT,
+            "approved_by": "admin@example.org",
+            **approval,
+            "approval": approval,  # the manifest item as stored: its `mode` (absent = release) decides
+        }
         for approval in approvals
     ]
 

@@ -113,8 +113,9 @@ def _report(mutants: list[Mutant], outcomes: dict[str, Outcome], seconds: float,
 
 
 def _scratch(kind: str) -> Path:
-    """A file in the temp dir named after the contents of the code and tests (never in the tree)."""
-    digest = hashlib.sha256()
+    """A file in the temp dir named after the contents of the code and tests (never in the tree), and
+    after where they are: the record names files by path, so a clone must not reuse another's."""
+    digest = hashlib.sha256(str(REPO).encode())
     for path in sorted([*(LAYER / "sis_sync").rglob("*.py"), *map(REPO.joinpath, TEST_FILES), *SUPPORT]):
         digest.update(path.read_bytes())
     return Path(tempfile.gettempdir()) / f"sis-sync-mutation-{kind}-{digest.hexdigest()[:16]}.json"

@@ -60,4 +60,7 @@ EQUIVALENT: dict[str, str] = {
     "changes.py:changed_fields: delete: 'if old.keys() == new.keys():'": (
         "the general path gives the same names for same-shaped records; the fast path is speed only"
     ),
+    "changes.py:_diff_type: delete: 'if not previous:'": (
+        "with nothing applied the general path also makes every record an addition, in id order: " + _SHORTCUT
+    ),
 }

@@ -1,4 +1,5 @@
-"""The changes CSV: exact header, one row per change, injection guard, UTF-8, streamed to S3."""
+"""The changes CSV: exact header, one row per change, contact types and linked students on contact
+rows, injection guard, UTF-8, streamed to S3."""
 
 from __future__ import annotations
 
@@ -17,22 +18,33 @@ from sis_sync.changes_csv import (
     changes_csv_bytes,
     csv_rows,
     iter_changes_csv,
+    linked_student_names,
     neutralise_cell,
     upload_changes_csv,
     write_changes_csv,
 )
 from sis_sync.rules import Evaluation, evaluate
 from sis_sync.settings import HoldThresholds
+from sis_sync.snapshot import Records
 from tests.unit.test_changes import contact, roster, student
 
 HEADER_LINE = (
-    b"change_type,record_type,clever_id,previous_clever_id,sis_id,name,email,changed_fields,hold_reasons\r\n"
-)
+    b"change_type,record_type,clever_id,previous_clever_id,sis_id,name,email,changed_fields,hold_reasons,"
+    b"contact_type,students\r\n"
+)  # DESIGN §4, exactly
 BUCKET = "sis-sync-test-changes"
+NO_CONTACTS: dict[str, str] = {}  # the student names of a change set without contact changes
 
 
 def parse(body: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+def csv_of(previous: Records | None, current: Records, thresholds: HoldThresholds | None = None) -> bytes:
+    """Evaluate and write the CSV as evaluation does: students named from the new, then applied roster."""
+    evaluation = evaluate(previous, current, thresholds or HoldThresholds())
+    rosters = (current,) if previous is None else (current, previous)
+    return changes_csv_bytes(evaluation, linked_student_names(evaluation.change_set, *rosters))
 
 
 def mixed_evaluation() -> Evaluation:
@@ -53,8 +65,11 @@ def mixed_evaluation() -> Evaluation:
     return evaluate(previous, current, HoldThresholds())
 
 
+MIXED_NAMES = {"s1": "Ana Diaz"}  # the students mixed_evaluation's contacts link
+
+
 def test_the_header_is_exactly_the_documented_one() -> None:
-    body = changes_csv_bytes(evaluate(None, roster(), HoldThresholds()))
+    body = changes_csv_bytes(evaluate(None, roster(), HoldThresholds()), NO_CONTACTS)
 
     assert body == HEADER_LINE
     assert ",".join(CSV_HEADER).encode() + b"\r\n" == HEADER_LINE
@@ -65,7 +80,7 @@ def test_one_row_per_change_with_reasons_only_where_a_rule_fired() -> None:
     evaluation = mixed_evaluation()
 
     # When written as CSV
-    rows = parse(changes_csv_bytes(evaluation))
+    rows = parse(changes_csv_bytes(evaluation, MIXED_NAMES))
 
     # Then every change has its row and only the firing row names the reason
     assert len(rows) == len(evaluation.change_set)
@@ -75,6 +90,7 @@ def test_one_row_per_change_with_reasons_only_where_a_rule_fired() -> None:
     assert by_id["s1"] == {
         "change_type": "updated", "record_type": "student", "clever_id": "s1", "previous_clever_id": "",
         "sis_id": "100", "name": "Ana Diaz", "email": "", "changed_fields": "grade", "hold_reasons": "",
+        "contact_type": "", "students": "",
     }  # fmt: skip
     assert by_id["s2"]["change_type"] == "removed"
     assert by_id["s2"]["name"] == "Bo Diaz"  # a removed row shows the applied record
@@ -99,10 +115,7 @@ def test_several_changed_fields_and_hold_reasons_are_separated_by_semicolons() -
     current = roster(student=[kid], contact=[moved, *guardians[1:], sixth])
 
     # When written as CSV
-    rows = {
-        row["clever_id"]: row
-        for row in parse(changes_csv_bytes(evaluate(previous, current, HoldThresholds())))
-    }
+    rows = {row["clever_id"]: row for row in parse(csv_of(previous, current))}
 
     # Then each cell lists every item, one separator apart
     assert rows["g0"]["changed_fields"] == "email;phone"
@@ -110,9 +123,99 @@ def test_several_changed_fields_and_hold_reasons_are_separated_by_semicolons() -
 
 
 def test_non_ascii_names_round_trip_in_utf8() -> None:
-    rows = parse(changes_csv_bytes(mixed_evaluation()))
+    rows = parse(changes_csv_bytes(mixed_evaluation(), MIXED_NAMES))
 
     assert {row["name"] for row in rows if row["clever_id"] == "s3"} == {"Zoë Ñúñez"}
+
+
+def rel(student_id: str, kind: str = "Parent/Guardian") -> dict[str, str]:
+    return {"student": student_id, "type": kind, "relationship": "Parent"}
+
+
+def test_a_contact_row_names_its_relationship_types_and_its_students() -> None:
+    # Given a new contact who is the parent of one student and the emergency contact of two,
+    # next to a student whose grade changed
+    kids = [student("s1", "100"), student("s2", "200", first_name="Bo")]
+    relationships = [rel("s1"), rel("s2", "Emergency"), rel("s1", "Emergency")]
+    current = roster(
+        student=[kids[0] | {"grade": "4"}, kids[1]],
+        contact=[contact("c1", name="Pat", relationships=relationships)],
+    )
+
+    # When written as CSV
+    rows = {row["clever_id"]: row for row in parse(csv_of(roster(student=kids), current))}
+
+    # Then the contact row lists each type and each student once, in Clever's order, students as
+    # "Name (clever_id)"; people of other types leave both cells empty
+    assert (rows["c1"]["contact_type"], rows["c1"]["students"]) == (
+        "Parent/Guardian;Emergency",
+        "Ana Diaz (s1);Bo Diaz (s2)",
+    )
+    assert (rows["s1"]["contact_type"], rows["s1"]["students"]) == ("", "")
+
+
+def test_a_contact_row_names_students_from_the_new_roster_then_the_applied_one() -> None:
+    # Given a removed contact whose student left too, a contact of a student renamed in Clever, and
+    # a contact linking a student in neither roster
+    previous = roster(
+        student=[student("s1", "100"), student("s9", "900", first_name="Gone")],
+        contact=[contact("c9", "s9", name="Old"), contact("c1", "s1", name="Pat")],
+    )
+    current = roster(
+        student=[student("s1", "100", first_name="Anna")],
+        contact=[contact("c1", "s1", "s404", name="Pat")],
+    )
+
+    # When written as CSV
+    rows = {row["clever_id"]: row for row in parse(csv_of(previous, current))}
+
+    # Then the gone student is named as the applied roster knew them, the renamed one by the new
+    # name, and an unknown student by id alone
+    assert rows["c9"]["change_type"] == "removed"
+    assert rows["c9"]["students"] == "Gone Diaz (s9)"
+    assert rows["c1"]["students"] == "Anna Diaz (s1);s404"
+
+
+def test_only_the_students_the_changed_contacts_link_are_looked_up() -> None:
+    # Given a large roster where one new contact links one student
+    kids = [student(f"s{n:04d}", f"{n}", first_name=f"Kid{n}") for n in range(500)]
+    previous = roster(student=kids, contact=[contact("c0", "s0000", name="Kept")])
+    current = roster(student=kids, contact=[contact("c0", "s0000", name="Kept"), contact("c1", "s0042")])
+    evaluation = evaluate(previous, current, HoldThresholds())
+
+    # When the names for its CSV are gathered
+    names = linked_student_names(evaluation.change_set, current, previous)
+
+    # Then just that student is named: the lookup stays small whatever the school's size
+    assert names == {"s0042": "Kid42 Diaz"}
+
+
+def test_contact_type_and_students_cells_are_neutralised() -> None:
+    # Given a contact whose Clever type and linked student's name start with formula characters
+    current = roster(
+        student=[student("s1", "100", first_name="+evil"), student("s2", "200", first_name="=x")],
+        contact=[contact("c1", name="Pat", relationships=[rel("s1", "=cmd()"), rel("s2")])],
+    )
+
+    [row] = [row for row in parse(csv_of(None, current)) if row["record_type"] == "contact"]
+
+    # Then each cell starts with a quote (only a cell's first character makes it a formula)
+    assert row["contact_type"] == "'=cmd();Parent/Guardian"
+    assert row["students"] == "'+evil Diaz (s1);=x Diaz (s2)"
+
+
+def test_a_guardians_hold_row_names_the_student_the_contact_links() -> None:
+    # Given a student with five guardians who gets a sixth
+    kid = student("s1", "100", first_name="Sam")
+    guardians = [contact(f"g{n}", "s1", sis_id=f"p{n}", name=f"G{n}") for n in range(6)]
+    previous = roster(student=[kid], contact=guardians[:5])
+
+    # When written as CSV
+    [row] = parse(csv_of(previous, roster(student=[kid], contact=guardians)))
+
+    # Then the held row is the new guardian, and it names the student to fix in the SIS
+    assert (row["clever_id"], row["name"], row["hold_reasons"]) == ("g5", "G5", "too_many_parent_connections")
+    assert (row["contact_type"], row["students"]) == ("Parent/Guardian", "Sam Diaz (s1)")
 
 
 @pytest.mark.parametrize(
@@ -124,6 +227,7 @@ def test_non_ascii_names_round_trip_in_utf8() -> None:
         ("@x", "'@x"),
         ("\tcmd", "'\tcmd"),
         ("\rcmd", "'\rcmd"),
+        ("\ncmd", "'\ncmd"),
         ("Ana", "Ana"),
         ("", ""),
         ("a=b", "a=b"),
@@ -143,7 +247,7 @@ def test_names_that_look_like_formulas_are_neutralised_in_the_file() -> None:
         ]
     )
 
-    rows = parse(changes_csv_bytes(evaluate(None, current, HoldThresholds())))
+    rows = parse(csv_of(None, current))
 
     # Then every such cell starts with a quote
     assert rows[0]["sis_id"] == '\'=HYPERLINK("http://evil.example","x")'
@@ -154,7 +258,7 @@ def test_names_that_look_like_formulas_are_neutralised_in_the_file() -> None:
 def written_in_one_piece(evaluation: Evaluation) -> bytes:
     """The expected file, written by the csv module in one go: independent of the chunking."""
     text = io.StringIO()
-    csv.writer(text, lineterminator="\r\n").writerows(csv_rows(evaluation))
+    csv.writer(text, lineterminator="\r\n").writerows(csv_rows(evaluation, NO_CONTACTS))
     return text.getvalue().encode("utf-8")
 
 
@@ -164,7 +268,7 @@ def test_a_csv_longer_than_one_chunk_is_the_same_file_as_one_written_in_one_piec
     evaluation = large_evaluation(40)
 
     # When it is streamed chunk by chunk
-    streamed = b"".join(iter_changes_csv(evaluation, chunk_chars=chunk_chars))
+    streamed = b"".join(iter_changes_csv(evaluation, NO_CONTACTS, chunk_chars=chunk_chars))
 
     # Then no chunk repeats or loses bytes of the one before
     assert streamed == written_in_one_piece(evaluation)
@@ -176,7 +280,7 @@ def test_a_chunk_is_sent_as_soon_as_it_holds_chunk_chars_characters() -> None:
     size = len(HEADER_LINE)
 
     # When streamed
-    chunks = [chunk.decode("utf-8") for chunk in iter_changes_csv(evaluation, chunk_chars=size)]
+    chunks = [chunk.decode("utf-8") for chunk in iter_changes_csv(evaluation, NO_CONTACTS, chunk_chars=size)]
 
     # Then the header goes alone, and every later chunk but the last reaches the size and would
     # not without its last row: rows leave as they are written, the file never sits in memory
@@ -193,9 +297,9 @@ def test_writes_into_any_binary_stream_such_as_gzip() -> None:
     compressed = io.BytesIO()
 
     with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0) as stream:
-        write_changes_csv(evaluation, stream)
+        write_changes_csv(evaluation, MIXED_NAMES, stream)
 
-    assert gzip.decompress(compressed.getvalue()) == changes_csv_bytes(evaluation)
+    assert gzip.decompress(compressed.getvalue()) == changes_csv_bytes(evaluation, MIXED_NAMES)
 
 
 @pytest.fixture
@@ -229,10 +333,10 @@ def test_the_s3_upload_streams_the_same_bytes_as_the_in_memory_writer(s3: object
     # Given an evaluation, small or over one multipart part
     evaluation = large_evaluation(students)
     expected = written_in_one_piece(evaluation)
-    assert changes_csv_bytes(evaluation) == expected
+    assert changes_csv_bytes(evaluation, NO_CONTACTS) == expected
 
     # When it is streamed to S3
-    upload_changes_csv(s3, BUCKET, "d1/school-1/sync-1/changes.csv", evaluation)  # type: ignore[arg-type]
+    upload_changes_csv(s3, BUCKET, "d1/school-1/sync-1/changes.csv", evaluation, NO_CONTACTS)  # type: ignore[arg-type]
 
     # Then the object holds exactly those bytes, as UTF-8 CSV
     stored = s3.get_object(Bucket=BUCKET, Key="d1/school-1/sync-1/changes.csv")  # type: ignore[attr-defined]

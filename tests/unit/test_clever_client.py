@@ -464,6 +464,8 @@ def test_auth_failures_are_never_retried(clock: FakeClock, status: int) -> None:
     assert clock.sleeps == []
     assert caught.value.status == status
     assert caught.value.code == "auth"
+    # And what the admin reads says it in words, the code not repeated in it
+    assert caught.value.message == f"Clever refused sis-sync's access (HTTP {status})"
 
 
 @pytest.mark.parametrize(("status", "message"), [(404, "Not Found"), (413, "limit must be <= 10000")])
@@ -714,6 +716,7 @@ def test_check_connection_reports_a_revoked_token(clock: FakeClock) -> None:
     check = client.check_connection()
 
     assert (check.ok, check.code, check.status) == (False, "auth", 401)
+    assert check.detail == "Clever refused sis-sync's access (HTTP 401)"
     assert len(server.requests) == 1
 
 

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from clever_simulator import CleverSimulator, GeneratedDistrict
+from clever_simulator.fixed import FixedDistrict
+from clever_simulator.roster import Resource
+from clever_simulator.scenarios import ScenarioEffect
 from clever_simulator.walk import walk_records
 
 
@@ -193,3 +196,114 @@ def test_unknown_ids_in_scenarios_raise_key_error(sim: CleverSimulator) -> None:
         sim.scenarios.rekey("5a25ff950a5f621109000004")
     with pytest.raises(KeyError):
         sim.scenarios.many_guardians(student_id="nope")
+
+
+def _listings(sim: CleverSimulator) -> list[bytes]:
+    client = sim.app.test_client()
+    headers = {"Authorization": f"Bearer {sim.token}"}
+    uris = ["/v3.0/users?limit=10000", "/v3.0/sections?limit=10000", "/v3.0/schools"]
+    return [client.get(uri, headers=headers).get_data() for uri in uris]
+
+
+def _fixed_copy(generated: GeneratedDistrict) -> FixedDistrict:
+    """The same district as fixed records (as Clever's demo district is served)."""
+    every = {resource: generated.listing(resource).page(None, 100_000).records for resource in Resource}
+    return FixedDistrict(
+        every[Resource.DISTRICTS][0],
+        schools=every[Resource.SCHOOLS],
+        users=every[Resource.USERS],
+        sections=every[Resource.SECTIONS],
+        terms=every[Resource.TERMS],
+        courses=every[Resource.COURSES],
+    )
+
+
+# Scenarios at different schools or students, so that none changes what another does.
+SCENARIO_STEPS: list[tuple[str, Callable[[CleverSimulator], ScenarioEffect]]] = [
+    ("semester_end", lambda s: s.scenarios.semester_end(s.district.school_ids()[0])),
+    ("emergency_contact", lambda s: s.scenarios.emergency_contact(s.district.school_ids()[1])),
+    ("rekey", lambda s: s.scenarios.rekey(s.district.school_ids()[2])),
+    ("many_guardians", lambda s: s.scenarios.many_guardians(count=6)),
+]
+
+
+def _new_sim(kind: str) -> CleverSimulator:
+    generated = GeneratedDistrict(21, schools=3, students=300)
+    return CleverSimulator(generated if kind == "generated" else _fixed_copy(generated))
+
+
+def _served_ids(sim: CleverSimulator) -> set[str]:
+    users = sim.district.listing(Resource.USERS).page(None, 100_000).records
+    return {str(user["id"]) for user in users}
+
+
+@pytest.mark.parametrize("kind", ["generated", "fixed"])
+@pytest.mark.parametrize("undone", [name for name, _ in SCENARIO_STEPS])
+def test_undoing_a_scenario_gives_back_exactly_what_was_served_before_it(kind: str, undone: str) -> None:
+    # Given the other scenarios applied
+    sim = _new_sim(kind)
+    for name, step in SCENARIO_STEPS:
+        if name != undone:
+            step(sim)
+    before = _listings(sim)
+    # When the scenario is applied, then undone
+    effect = dict(SCENARIO_STEPS)[undone](sim)
+    assert _listings(sim) != before
+    sim.scenarios.undo(effect.scenario_id)
+    # Then every listing is byte for byte what it was
+    assert _listings(sim) == before
+    assert undone not in [e.scenario for e in sim.scenarios.applied]
+
+
+@pytest.mark.parametrize("kind", ["generated", "fixed"])
+def test_undoing_an_early_scenario_keeps_the_later_ones(kind: str) -> None:
+    # Given every scenario applied, one after the other
+    sim = _new_sim(kind)
+    effects = {name: step(sim) for name, step in SCENARIO_STEPS}
+    semester_end, emergency = effects["semester_end"], effects["emergency_contact"]
+    rekey, guardians = effects["rekey"], effects["many_guardians"]
+    # When the first two are undone
+    sim.scenarios.undo(semester_end.scenario_id)
+    sim.scenarios.undo(emergency.scenario_id)
+    # Then their changes are gone: the removed students (and contacts) are back, the contact is not
+    served = _served_ids(sim)
+    assert set(semester_end.removed_ids) <= served
+    assert not set(emergency.added_ids) & served
+    # And the later ones stay: the re-keyed ids and the added guardians are still served
+    assert set(rekey.reissued_ids.values()) <= served
+    assert not set(rekey.reissued_ids) & served
+    assert set(guardians.added_ids) <= served
+
+
+def test_undoing_a_scenario_twice_or_one_never_applied_is_refused(sim: CleverSimulator) -> None:
+    effect = sim.scenarios.emergency_contact(sim.district.school_ids()[0])
+    sim.scenarios.undo(effect.scenario_id)
+    for unknown in (effect.scenario_id, 99):
+        with pytest.raises(LookupError):
+            sim.scenarios.undo(unknown)
+
+
+def test_clever_shares_an_unshared_school_and_the_undo_takes_it_back() -> None:
+    # Given a district with a school Clever does not share
+    district = GeneratedDistrict(5, schools=3, students=90, unshared_schools=1)
+    sim = CleverSimulator(district)
+    client = sim.app.test_client()
+    headers = {"Authorization": f"Bearer {sim.token}"}
+    [unshared] = district.unshared_school_ids()
+    assert unshared not in {
+        s["data"]["id"] for s in client.get("/v3.0/schools", headers=headers).get_json()["data"]
+    }
+    # When Clever shares it
+    effect = sim.scenarios.share_school()
+    # Then it is served (with nobody in it yet), and is no longer unshared
+    assert effect.school_id == unshared
+    served = client.get("/v3.0/schools", headers=headers).get_json()["data"]
+    assert unshared in {s["data"]["id"] for s in served}
+    assert client.get(f"/v3.0/schools/{unshared}/users", headers=headers).get_json()["data"] == []
+    assert district.unshared_school_ids() == []
+    with pytest.raises(LookupError):
+        sim.scenarios.share_school()  # nothing left to share
+    # And undoing it takes it back
+    sim.scenarios.undo(effect.scenario_id)
+    assert client.get(f"/v3.0/schools/{unshared}", headers=headers).status_code == 404
+    assert district.unshared_school_ids() == [unshared]

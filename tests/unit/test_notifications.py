@@ -1,12 +1,20 @@
-"""Hold and disconnection mails: the article's words, counts, examples, remedies, links, escaping."""
+"""Hold and disconnection mails: the article's words, counts (the CSV's), examples, remedies, links
+(full URLs in the text part too), escaping, and the SES call that carries both parts."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from pydantic import ValidationError
 
+from sis_sync.changes_csv import changes_csv_bytes, linked_student_names
 from sis_sync.mail_content import (
     MAIL_EXAMPLES,
     Email,
@@ -18,15 +26,19 @@ from sis_sync.mail_content import (
 )
 from sis_sync.model import Connection, District, ErrorInfo, School, SchoolStatus
 from sis_sync.notifications import DisconnectNotice, HoldNotice, notice_for
-from sis_sync.rules import Hold, HoldReason, evaluate
+from sis_sync.rules import Evaluation, Hold, HoldReason, evaluate
 from sis_sync.settings import HoldThresholds
-from sis_sync.snapshot import Record
+from sis_sync.snapshot import Record, Records
+from sis_sync.store.mailer import SesMailer
 from tests.unit.test_changes import contact, roster, student
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 SCHOOL_URL = "https://sis.example.org/#/districts/d-1/schools/s-1"
 CSV_URL = "https://sis.example.org/v1/links/eyJ.token.sig"
-LINKS = HoldMailLinks(school_url=SCHOOL_URL, csv_url=CSV_URL, expires_at=T0 + timedelta(hours=72))
+DISTRICT_URL = "https://sis.example.org/#/districts/d-1"
+LINKS = HoldMailLinks(
+    school_url=SCHOOL_URL, csv_url=CSV_URL, district_url=DISTRICT_URL, expires_at=T0 + timedelta(hours=72)
+)
 
 
 def kids(count: int, first_name: str = "Kid") -> list[Record]:
@@ -120,7 +132,8 @@ def test_large_removals_explains_counts_examples_and_remedies() -> None:
         assert "Kid0 Diaz (student, removed)" in body
         assert "Kid4 Diaz (student, removed)" in body
         assert "Kid5 Diaz" not in body
-        assert "and 25 more in the CSV of changes" in body
+        assert "and 25 more" in body
+        assert "30 rows are marked" in body
         # the article's remedies
         assert "contact your SIS administrator or Clever Support" in body
         assert "Check for new Clever data" in body
@@ -139,7 +152,10 @@ def test_too_many_parent_connections_counts_students_and_guardians() -> None:
         assert "Too many parent connections" in body
         assert "Students have six or more guardians associated with them." in body
         assert "1 student now has 6 or more guardians linked." in body
-        assert "Kid0 Diaz: 7 guardians (previously 0)" in body
+        # the student and each guardian by name
+        guardians = ", ".join(f"Guardian {n}" for n in range(7))
+        assert f"Kid0 Diaz: 7 guardians (previously 0); newly linked: {guardians}" in body
+        assert "7 rows are marked" in body
         assert "remove the associations in Clever" in body
         assert "select the school and Clear holds" in body
         assert "555-0100" not in body
@@ -153,7 +169,8 @@ def test_emergency_contacts_counts_per_type_and_quotes_the_blocked_types() -> No
         assert "Emergency contacts included" in body
         assert "8 new contact relationships from 8 contacts (Emergency: 6, secondary: 2)." in body
         assert "Helper 0 (Emergency contact)" in body
-        assert "and 3 more in the CSV of changes" in body
+        assert "and 3 more" in body
+        assert "8 rows are marked" in body
         assert "SIS administrator or Clever Support" in body
         assert "maria@example.org" not in body
     assert 'the "emergency" or "secondary" contact type in Clever' in email.text
@@ -188,6 +205,186 @@ def test_a_reason_without_detail_is_still_explained() -> None:
 
     assert "Large number of removals" in email.text
     assert "Clear holds" in email.text
+
+
+def test_an_emergency_contact_of_several_students_is_one_example_like_its_one_csv_row() -> None:
+    # Given one new contact with two emergency relationships and one with a secondary one
+    pupils = kids(2)
+    two = [{"student": p["id"], "type": "Emergency", "relationship": "Aunt"} for p in pupils]
+    contacts = [
+        contact("e1", name="Helper 1", relationships=two),
+        contact("e2", name="Helper 2", relationships=[{"student": "st000", "type": "Secondary", "relationship": "x"}]),  # noqa: E501
+    ]  # fmt: skip
+    [hold] = evaluate(
+        roster(student=pupils), roster(student=pupils, contact=contacts), HoldThresholds()
+    ).holds
+
+    view = reason_view(hold)
+
+    # Then each contact is one example, as it is one row of the CSV, and nothing is "more"
+    assert view.examples == ["Helper 1 (Emergency contact)", "Helper 2 (Secondary contact)"]
+    assert (view.more_examples, view.marked_rows) == (0, 2)
+
+
+# ------------------------------------------------------------------ counts match the CSV
+
+
+def visible(html: str) -> str:
+    """The HTML part's text as a reader sees it: tags dropped, whitespace runs collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" ,", ",").replace(" .", ".")
+
+
+def csv_for(previous: Records, current: Records) -> tuple[Evaluation, list[dict[str, str]]]:
+    evaluation = evaluate(previous, current, HoldThresholds())
+    body = changes_csv_bytes(evaluation, linked_student_names(evaluation.change_set, current, previous))
+    return evaluation, list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+def held(evaluation: Evaluation) -> School:
+    summary = dict(evaluation.change_set.summary()) | {"sync_id": "sync-7"}
+    return school().model_copy(update={"holds": list(evaluation.holds), "changes": summary})
+
+
+def test_the_mail_counts_the_rows_of_the_csv_it_links() -> None:
+    # Given the reported case: 221 of 1000 students removed next to 24 harmless updates (245 rows)
+    pupils = kids(1000)
+    current = roster(student=[p | {"grade": "9"} for p in pupils[221:245]] + pupils[245:])
+    evaluation, rows = csv_for(roster(student=pupils), current)
+    assert len(rows) == 245
+
+    # When the hold is mailed
+    email = render_hold_mail(district(), held(evaluation), "sync-7", evaluation.holds, LINKS)
+
+    # Then the mail gives the CSV's own numbers: 5 examples and 216 more of the 221 marked rows,
+    # in a file of 245 rows, in both parts
+    marked = sum("large_removals" in row["hold_reasons"] for row in rows)
+    assert marked == 221
+    for body in (email.text, visible(email.html)):
+        assert body.count("(student, removed)") == MAIL_EXAMPLES
+        assert "and 216 more" in body
+        assert "In the CSV of changes, 221 rows are marked large_removals in the hold_reasons column." in body
+        assert "The CSV of changes has 245 rows, one per changed record" in body
+
+
+def test_each_reasons_marked_rows_are_the_csvs_for_every_reason() -> None:
+    # Given a school where all three rules fire: removals, a student reaching six guardians, and
+    # emergency contacts (one of them linking two students)
+    pupils = kids(100)
+    guardians = [contact(f"g{n}", "st099", name=f"Guardian {n}") for n in range(6)]
+    emergency = [
+        contact(f"e{n}", name=f"Helper {n}", relationships=[
+            {"student": pupils[n]["id"], "type": "Emergency", "relationship": "Aunt"},
+            {"student": pupils[n + 50]["id"], "type": "Emergency", "relationship": "Aunt"},
+        ])
+        for n in range(7)
+    ]  # fmt: skip
+    current = roster(student=pupils[:50] + pupils[70:], contact=guardians + emergency)
+    evaluation, rows = csv_for(roster(student=pupils), current)
+    assert len(evaluation.holds) == 3
+
+    email = render_hold_mail(district(), held(evaluation), "sync-7", evaluation.holds, LINKS)
+
+    # Then for each reason the mail states exactly how many CSV rows carry its code, and the total
+    for hold in evaluation.holds:
+        marked = sum(hold.reason.value in row["hold_reasons"].split(";") for row in rows)
+        view = reason_view(hold)
+        assert view.marked_rows == marked, hold.reason
+        for body in (email.text, visible(email.html)):
+            assert f"{marked} rows are marked {hold.reason.value} in the hold_reasons column" in body
+    for body in (email.text, visible(email.html)):
+        assert f"The CSV of changes has {len(rows)} rows" in body
+    # and the examples plus "and N more" add up to what the reason counts
+    removals, emergencies = reason_view(evaluation.holds[0]), reason_view(evaluation.holds[2])
+    assert len(removals.examples) + removals.more_examples == 20
+    assert len(emergencies.examples) + emergencies.more_examples == 7
+
+
+def test_no_row_count_is_given_from_another_syncs_summary() -> None:
+    # Given a school whose change summary is of an older sync than the one mailed
+    evaluation, _ = csv_for(roster(student=kids(100)), roster(student=kids(100)[30:]))
+    school = held(evaluation)
+    school = school.model_copy(update={"changes": school.changes | {"sync_id": "sync-6"}})
+
+    email = render_hold_mail(district(), school, "sync-7", evaluation.holds, LINKS)
+
+    # Then the mail states no total it cannot vouch for
+    assert "The CSV of changes has" not in email.text
+
+
+# ------------------------------------------------------------------ links in both parts
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.append(dict(attrs)["href"] or "")
+
+
+def hrefs(html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    return parser.hrefs
+
+
+def test_every_link_of_the_html_part_is_a_full_url_in_the_text_part() -> None:
+    hold_mail = mail(removals_hold(), guardians_hold(), emergency_hold())
+    disconnected = render_disconnected_mail(district(connection=Connection.DISCONNECTED), DISTRICT_URL)
+
+    # The hold mail links the report, the CSV and the district's dashboard page
+    assert set(hrefs(hold_mail.html)) == {SCHOOL_URL, CSV_URL, DISTRICT_URL}
+    assert set(hrefs(disconnected.html)) == {DISTRICT_URL}
+    for email in (hold_mail, disconnected):
+        for href in hrefs(email.html):
+            assert href.startswith("https://")
+            assert href in email.text.split(), href  # on a line of its own: mail readers link it
+
+
+def test_the_devstack_outbox_text_of_a_mail_keeps_every_url() -> None:
+    from devstack.outbox import text_of  # the demo's /dev/outbox: moto keeps only the HTML part
+
+    email = mail(removals_hold())
+
+    text = text_of(email.html)
+
+    assert "open the school's SIS sync report (" + SCHOOL_URL + "):" in text
+    for href in hrefs(email.html):
+        assert href in text
+
+
+# ------------------------------------------------------------------ the SES call
+
+
+def test_the_mailer_sends_both_parts_in_one_ses_v2_call() -> None:
+    # Given an SES v2 client that expects exactly this call
+    email = mail(removals_hold())
+    ses = boto3.client("sesv2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    expected = {
+        "FromEmailAddress": "sis-sync@example.org",
+        "Destination": {"ToAddresses": ["a@example.org", "b@example.org"]},
+        "Content": {
+            "Simple": {
+                "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                "Body": {
+                    "Text": {"Data": email.text, "Charset": "UTF-8"},
+                    "Html": {"Data": email.html, "Charset": "UTF-8"},
+                },
+            }
+        },
+    }
+    with Stubber(ses) as stub:
+        stub.add_response("send_email", {"MessageId": "m-1"}, expected)
+
+        # When the mail is sent
+        message_id = SesMailer(ses, "sis-sync@example.org").send(("a@example.org", "b@example.org"), email)
+
+        # Then one call carried the subject and both parts (the text part with its URLs)
+        stub.assert_no_pending_responses()
+    assert message_id == "m-1"
+    assert SCHOOL_URL in email.text
 
 
 # ------------------------------------------------------------------ escaping

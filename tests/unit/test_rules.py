@@ -155,15 +155,45 @@ def test_a_sixth_guardian_is_a_hold_on_the_contact_that_linked() -> None:
 
     evaluation = evaluate(previous, current, DEFAULTS)
 
-    # Then the guardian rule fires and only the new contact's row carries it
+    # Then the guardian rule fires and only the new contact's row carries it; the example names the
+    # student and each guardian, the newly linked one marked
     assert reasons(evaluation) == {"too_many_parent_connections"}
     assert detail(evaluation, HoldReason.TOO_MANY_PARENT_CONNECTIONS) == {
         "max_guardians": 6,
         "students": 1,
-        "examples": [{"clever_id": "s0000", "name": "Kid0 Diaz", "guardians": 6, "previously": 5}],
-    }
+        "contacts": 1,
+        "examples": [
+            {
+                "clever_id": "s0000", "name": "Kid0 Diaz", "guardians": 6, "previously": 5,
+                "contacts": [
+                    {"clever_id": f"g{n}", "name": f"Guardian {n}", "new": n == 5} for n in range(6)
+                ],
+            }
+        ],
+    }  # fmt: skip
     [change] = evaluation.change_set
     assert evaluation.reasons_for(change) == ("too_many_parent_connections",)
+
+
+def test_a_guardian_is_new_only_to_the_student_it_newly_links() -> None:
+    # Given Kid1 with five guardians, one of whom (g0) now also links Kid0, and five new contacts
+    # for Kid0 and one for Kid1
+    kids = students(2)
+    applied = guardians("s0001", 5)
+    both = applied[0] | {"relationships": [rel("s0001", "Parent/Guardian"), rel("s0000", "Parent/Guardian")]}
+    added = [*guardians("s0000", 5, prefix="h"), *guardians("s0001", 1, prefix="k")]
+    current = roster(student=kids, contact=[both, *applied[1:], *added])
+
+    found = detail(
+        evaluate(roster(student=kids, contact=applied), current, DEFAULTS),
+        HoldReason.TOO_MANY_PARENT_CONNECTIONS,
+    )
+
+    # Then g0 is a new guardian of Kid0 but an old one of Kid1; each student lists its six
+    new = {e["clever_id"]: {c["clever_id"] for c in e["contacts"] if c["new"]} for e in found["examples"]}
+    assert new == {"s0000": {"g0", "h0", "h1", "h2", "h3", "h4"}, "s0001": {"k0"}}
+    assert [len(e["contacts"]) for e in found["examples"]] == [6, 6]
+    assert found["contacts"] == 7  # the rows carrying the reason: g0, h0..h4, k0
 
 
 def test_a_new_phone_for_a_guardian_of_a_student_one_below_the_limit_is_no_hold() -> None:
@@ -247,9 +277,15 @@ def test_a_reissued_student_who_gains_a_sixth_guardian_is_held() -> None:
     evaluation = evaluate(previous, current, DEFAULTS)
 
     # Then the five applied guardians are counted under the old id: 5 -> 6 is a hold
+    # (the five re-linked guardians are not new to the student: only the sixth is)
     assert detail(evaluation, HoldReason.TOO_MANY_PARENT_CONNECTIONS)["examples"] == [
-        {"clever_id": "new0000", "name": "Kid0 Diaz", "guardians": 6, "previously": 5}
-    ]
+        {
+            "clever_id": "new0000", "name": "Kid0 Diaz", "guardians": 6, "previously": 5,
+            "contacts": [
+                {"clever_id": f"g{n}", "name": f"Guardian {n}", "new": n == 5} for n in range(6)
+            ],
+        }
+    ]  # fmt: skip
 
 
 # --- emergency_contacts --------------------------------------------------------------------------
@@ -340,6 +376,8 @@ def test_hold_reason_codes_are_the_documented_ones() -> None:
         "too_many_parent_connections",
         "emergency_contacts",
         "disconnected",
+        "undone",
+        "after_pause",
     ]
 
 

@@ -222,8 +222,8 @@ def test_a_lost_staff_role_says_in_the_csv_that_the_person_is_still_a_teacher() 
         "staff",
         ("roles=teacher",),
     )
-    lines = changes_csv_bytes(evaluation).decode().splitlines()
-    assert lines[1] == "removed,staff,u1,,,Di Ray,di@example.org,roles=teacher,"
+    lines = changes_csv_bytes(evaluation, {}).decode().splitlines()
+    assert lines[1] == "removed,staff,u1,,,Di Ray,di@example.org,roles=teacher,,,"
 
 
 def test_a_person_who_leaves_has_no_remaining_roles_note() -> None:

@@ -442,7 +442,16 @@ def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
     assert choice["Choices"][0] == {"Variable": "$.decision", "IsPresent": False, "Next": "UnknownDecision"}
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"] if "StringEquals" in c}
     assert set(routes) == {"hold", "apply", "unchanged"}
-    should_notify = states[routes["hold"]]
+    # a district applying safe changes automatically gets them applied before the mail (which says so);
+    # a failure of that leaves the hold whole and still mails
+    should_apply_safe = states[routes["hold"]]
+    assert [c.get("Next") for c in should_apply_safe["Choices"]] == ["ShouldNotify", "ApplySafeChanges"]
+    assert should_apply_safe["Default"] == "ShouldNotify"
+    apply_safe = states["ApplySafeChanges"]
+    assert apply_safe["Parameters"]["Payload"]["mode"] == "apply_safe"
+    assert apply_safe["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
+    assert (apply_safe["Next"], apply_safe["Catch"][0]["Next"]) == ("ShouldNotify", "ShouldNotify")
+    should_notify = states["ShouldNotify"]
     assert should_notify["Type"] == "Choice"  # e-mail only when the hold is new or its reasons grew
     assert [c.get("Next") for c in should_notify["Choices"]] == ["OnHold", "Notify"]
     assert states["Notify"]["Parameters"]["FunctionName"] == "${NotifyFunctionArn}"
@@ -473,8 +482,12 @@ def test_release_maps_over_the_approved_schools_and_refuses_a_stale_sync_id() ->
     task = inner[mapped["ItemProcessor"]["StartAt"]]
     assert task["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
     assert task["Parameters"]["Payload"]["mode"] == "release"
+    # the manifest item rides along: its `mode` (apply_safe) overrides "release" in apply_changes
+    assert task["Parameters"]["Payload"]["approval.$"] == "$.approval"
+    assert mapped["ItemSelector"]["approval.$"] == "$$.Map.Item.Value"
     assert set(task["Parameters"]["Payload"]) == {
         "mode",
+        "approval.$",
         "district_id.$",
         "sync_id.$",
         "school_id.$",
@@ -507,16 +520,28 @@ def test_apply_changes_can_never_delete_from_the_roster(template: dict[str, Any]
 
 
 S3_GRANTS = {
-    "PollCleverFunctionRole": {("s3:PutObject", "snapshots/*"), ("s3:PutObject", "manifests/*")},
+    "PollCleverFunctionRole": {
+        ("s3:PutObject", "snapshots/*"),
+        ("s3:PutObject", "manifests/*"),
+        ("s3:PutObject", "pulls/*"),
+        ("s3:GetObject", "pulls/*"),
+    },
     "EvaluateHoldsFunctionRole": {
         ("s3:GetObject", "snapshots/*"),
         ("s3:PutObject", "changes/*"),
         ("s3:AbortMultipartUpload", "changes/*"),
+        ("s3:PutObject", "changesets/*"),  # the change set, kept for the threshold preview
     },
-    "ApplyChangesFunctionRole": {("s3:GetObject", "snapshots/*")},
+    "ApplyChangesFunctionRole": {  # apply safe changes writes the safe part's snapshot and held CSV
+        ("s3:GetObject", "snapshots/*"),
+        ("s3:PutObject", "snapshots/*"),
+        ("s3:PutObject", "changes/*"),
+        ("s3:AbortMultipartUpload", "changes/*"),
+    },
     "NotifyFunctionRole": set(),
     "ApiFunctionRole": {
         ("s3:GetObject", "changes/*"),
+        ("s3:GetObject", "changesets/*"),  # the threshold preview judges stored change sets
         ("s3:ListBucket", ""),  # "": the bucket itself
         ("s3:PutObject", "releases/*"),  # Clear holds' manifest of approved schools
     },

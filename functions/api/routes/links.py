@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from sis_sync.api import signed_links
 from sis_sync.api.models import ErrorResponse, LinkedReport
@@ -15,6 +16,16 @@ from .common import PUBLIC, context, responses
 from .schools import csv_response, wants_json
 
 router = Router()
+
+
+def _refusal(description: str) -> OpenAPIResponse:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"model": ErrorResponse},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    }
 
 
 @router.get(
@@ -33,13 +44,17 @@ router = Router()
             },
         },
         s303={"description": "A very large CSV: download it from `Location`"},
-        s410={
-            "description": (
-                "`change_set_not_pending`: the CSV link's change set was released or replaced "
-                "(the hold is over): open the dashboard"
-            ),
-            "content": {"application/json": {"model": ErrorResponse}},
-        },
+        s401=_refusal("`link_expired`: the link is older than 72 hours"),
+        s403=_refusal("`link_invalid`: the link was tampered with or cut short"),
+        s404=_refusal("`not_found`: a report link's change set is no longer pending, or the school is gone"),
+        s410=_refusal(
+            "`change_set_not_pending`: the CSV link's change set was released or replaced "
+            "(the hold is over): open the dashboard"
+        ),
+    ),
+    description=(
+        'A refusal is JSON `{"error"}`, except for a client that prefers `text/html` (a browser '
+        "following the link from its e-mail): it gets a page saying why, with the same status."
     ),
 )
 def open_link(token: Annotated[str, Path(max_length=4096)]) -> Response[Any]:

@@ -6,10 +6,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from sis_sync.api import syncing
-from sis_sync.api.models import ReconnectResponse, SyncRequest, SyncStarted, SyncStatusView
+from sis_sync.api.models import (
+    ReconnectResponse,
+    SyncHistoryPage,
+    SyncRequest,
+    SyncStarted,
+    SyncStatusView,
+)
 
 from .common import SECURED, Caller, context, responses
 
@@ -50,6 +56,26 @@ def reconnect(d: str, who: Caller) -> Response[ReconnectResponse]:
     return Response(
         status_code=202 if body.already_running else 200, body=body, content_type="application/json"
     )
+
+
+@router.get(
+    "/v1/districts/<d>/syncs",
+    tags=["sync"],
+    security=SECURED,
+    responses=responses(
+        description="The district's sync history, newest first: each sync's time, trigger, result and"
+        " the schools it held, applied and released"
+    ),
+)
+def sync_history(
+    d: str,
+    who: Caller,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=400, description="next_cursor of the previous page")
+    ] = None,
+) -> SyncHistoryPage:
+    return syncing.sync_history(context(), who, d, limit, cursor)
 
 
 @router.get(

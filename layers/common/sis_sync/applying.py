@@ -11,19 +11,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from sis_sync.changes import Change, ChangeSet, diff
-from sis_sync.model import AuditEntry, Decision, PendingChange, School, SchoolStatus, SnapshotRef
+from sis_sync.changes_csv import linked_student_names, upload_changes_csv
+from sis_sync.model import (
+    AppliedChange,
+    AuditEntry,
+    Decision,
+    PendingChange,
+    SafeApplied,
+    School,
+    SchoolStatus,
+    SnapshotRef,
+)
 from sis_sync.observability import logger
-from sis_sync.snapshot import RECORD_TYPES, Record, Records, RecordType
+from sis_sync.pause import held_for_pause
+from sis_sync.rules import evaluate, judge
+from sis_sync.safe_changes import safe_records, split
+from sis_sync.snapshot import RECORD_TYPES, Record, Records, RecordType, Snapshot, encode
 from sis_sync.store.roster_table import RosterItem, RosterTable
 from sis_sync.store.snapshots import SnapshotBucket
 from sis_sync.store.state_table import StateTable
 
-Mode = Literal["apply", "release"]
+Mode = Literal["apply", "release", "apply_safe", "undo"]
 RecordKey = tuple[RecordType, str]
 
 
@@ -40,13 +53,16 @@ class Applier:
     snapshots: SnapshotBucket
     now: Callable[[], datetime]
     after_batch: Callable[[int], None] | None = None  # a seam for crash-injection tests
+    s3: Any = None  # a boto3 S3 client: apply-safe rewrites the held part's changes CSV
 
 
 class ApplyResult(BaseModel):
     district_id: str
     school_id: str
     sync_id: str
-    outcome: Literal["applied", "already_applied", "superseded"]
+    outcome: Literal[
+        "applied", "already_applied", "superseded", "applied_safe", "nothing_safe", "undone", "already_undone"
+    ]
     written: int = 0
 
 
@@ -224,10 +240,20 @@ def undo_abandoned(applier: Applier, school: School) -> int:
     return written
 
 
+def last_applied(school: School, sync_id: str, now: datetime) -> AppliedChange:
+    """What Undo of `sync_id` will revert to, once it is applied: the snapshot applied before it. The
+    rest of a change set whose safe part was applied earlier keeps that part's record."""
+    last = school.last_applied
+    if last is not None and last.sync_id == sync_id and school.applied and school.applied.sync_id == sync_id:
+        return last
+    return AppliedChange(sync_id=sync_id, at=now, before=school.applied)
+
+
 def _applied(school: School, pending: PendingChange, now: datetime) -> School:
     return school.model_copy(
         update={
             "applied": SnapshotRef(sync_id=pending.sync_id, key=pending.key, sha256=pending.sha256),
+            "last_applied": last_applied(school, pending.sync_id, now),
             "pending": None,
             "status": SchoolStatus.CONNECTED,
             "holds": [],
@@ -236,3 +262,103 @@ def _applied(school: School, pending: PendingChange, now: datetime) -> School:
             "dirty": {},
         }
     )
+
+
+# --- apply safe changes (DESIGN §7) -------------------------------------------------------------
+
+
+def safe_csv_key(district_id: str, school_id: str, sync_id: str) -> str:
+    """The changes CSV of what a change set still holds once its safe part is applied."""
+    return f"changes/{district_id}/{school_id}/{sync_id}-held.csv"
+
+
+def apply_safe_pending(
+    applier: Applier, district_id: str, school_id: str, sync_id: str, *, actor: str = "system"
+) -> ApplyResult:
+    """Apply the part of the held change set `sync_id` that trips no rule; keep the rest pending.
+
+    The safe part becomes a snapshot of its own (the applied roster plus the safe changes), written
+    to the roster exactly like any apply: claimed, written item by item, then committed with the
+    applied pointer on it, so a crash resumes and a retry writes the same items. The school stays on
+    hold with the same `pending_sync_id`; its holds, counts and CSV become those of the rest, which
+    Clear holds applies later (a diff from the new applied snapshot to the pending one).
+    """
+    state = applier.state
+    school = state.get_school(district_id, school_id)
+    district = state.get_district(district_id)
+    if school is None or district is None:
+        raise StalePendingSyncError(f"unknown school {school_id}")
+    result = ApplyResult(
+        district_id=district_id, school_id=school_id, sync_id=sync_id, outcome="applied_safe"
+    )
+    pending = school.pending
+    if pending is None or pending.sync_id != sync_id or school.pending_sync_id != sync_id:
+        return _refuse(applier, school_id, district_id, sync_id, "release", result)
+    if pending.safe_changes == 0:  # applied already (a retry), or there never was a safe part
+        done = school.safe_applied is not None and school.safe_applied.sync_id == sync_id
+        return result.model_copy(update={"outcome": "already_applied" if done else "nothing_safe"})
+
+    thresholds = district.settings.thresholds_for(school_id)
+    applied = applier.snapshots.get(school.applied.key).records if school.applied else None
+    target = applier.snapshots.get(pending.key).records
+    parts = split(evaluate(applied, target, thresholds).change_set, applied, thresholds)
+    if not len(parts.safe):
+        logger.info("no safe changes to apply", school_id=school_id, sync_id=sync_id)
+        return result.model_copy(update={"outcome": "nothing_safe"})
+    after = safe_records(applied, parts)
+    encoded = encode(Snapshot(district_id, school_id, school.clever_school_id or "", after))
+    ref = SnapshotRef(
+        sync_id=sync_id, key=applier.snapshots.put(district_id, school_id, encoded), sha256=encoded.sha256
+    )
+    earlier = school.dirty.get(sync_id)
+    if earlier is not None and earlier.key != ref.key:
+        # an abandoned apply of this sync wrote another target (a full release, other thresholds):
+        # put its writes right first, as this claim takes its place
+        undo_abandoned(applier, school)
+        school = state.get_school(district_id, school_id) or school
+    if not state.claim_apply(district_id, school_id, ref):
+        return _refuse(applier, school_id, district_id, sync_id, "release", result)
+
+    archived_at = pending.evaluated_at.isoformat()
+    items = [
+        *roster_items(parts.safe, sync_id, archived_at),
+        *_repairs(applier, school, applied, after, parts.safe, sync_id, archived_at),
+    ]
+    written = applier.roster.write(district_id, school_id, items, after_batch=applier.after_batch)
+
+    remaining = judge(parts.held, after, target, thresholds, pause=held_for_pause(school))
+    csv_key = safe_csv_key(district_id, school_id, sync_id)
+    students = linked_student_names(parts.held, target, after)
+    upload_changes_csv(applier.s3, applier.snapshots.bucket, csv_key, remaining, students)
+    now = applier.now()
+    summary = parts.safe.summary()
+    updated = school.model_copy(
+        update={
+            "applied": ref,
+            "pending": pending.model_copy(update={"csv_key": csv_key, "safe_changes": 0}),
+            # the held part keeps every reason it was held for (tests/unit/test_safe_changes.py);
+            # the old holds stay should a rule ever see it otherwise
+            "holds": list(remaining.holds) or school.holds,
+            "changes": dict(remaining.change_set.summary()) | {"sync_id": sync_id},
+            "safe_applied": SafeApplied(sync_id=sync_id, at=now, actor=actor, changes=dict(summary)),
+            "last_applied": last_applied(school, sync_id, now),  # Undo reverts the safe part too
+            "dirty": {},
+        }
+    )
+    entry = AuditEntry(
+        district_id=district_id,
+        at=now,
+        actor=actor,
+        action="safe_changes_applied",
+        school_ids=[school_id],
+        sync_ids=[sync_id],
+        result="applied",
+        detail={"changes": summary, "held": remaining.change_set.summary(), "written": written},
+    )
+    base = school.applied.sha256 if school.applied else None
+    if not state.commit_safe_apply(updated, sync_id, base, entry):
+        return _refuse(applier, school_id, district_id, sync_id, "release", result)
+    logger.info(
+        "safe changes applied", school_id=school_id, sync_id=sync_id, written=written, safe=len(parts.safe)
+    )
+    return result.model_copy(update={"written": written})

@@ -1,18 +1,21 @@
 """The "Download CSV of changes" file (DESIGN §4): one row per changed record, streamed.
 
 Rows are produced in chunks and written to any binary stream (a file, a gzip stream, an S3 upload),
-so a 100k-row change set never sits in memory as one string.
+so a 100k-row change set never sits in memory as one string. A contact row names its relationship
+types and its linked students ("Name (clever_id)"), so an admin can tell the SIS team which student
+to fix: the names come from a lookup built once for just the students the changed contacts link.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Final, Protocol
 
-from sis_sync.changes import Change
+from sis_sync.changes import Change, ChangeSet, display_name
 from sis_sync.rules import Evaluation
+from sis_sync.snapshot import Record, Records
 
 CSV_HEADER: Final = (
     "change_type",
@@ -24,10 +27,14 @@ CSV_HEADER: Final = (
     "email",
     "changed_fields",
     "hold_reasons",
+    "contact_type",
+    "students",
 )
 CONTENT_TYPE: Final = "text/csv; charset=utf-8"
 CHUNK_CHARS: Final = 64 * 1024
-_FORMULA_STARTS: Final = frozenset("=+-@\t\r")
+_FORMULA_STARTS: Final = frozenset("=+-@\t\r\n")
+
+StudentNames = Mapping[str, str]  # student clever_id -> display name
 
 
 def neutralise_cell(value: str) -> str:
@@ -35,9 +42,26 @@ def neutralise_cell(value: str) -> str:
     return f"'{value}" if value and value[0] in _FORMULA_STARTS else value
 
 
-def change_row(change: Change, hold_reasons: Iterable[str]) -> list[str]:
+def linked_student_names(change_set: ChangeSet, *rosters: Records) -> dict[str, str]:
+    """Names of the students the change set's contacts link, looked up in `rosters` (the new one
+    first, then the applied one for students that left): one pass over each roster's students."""
+    wanted = {
+        relationship["student"]
+        for change in change_set.of_type("contact")
+        for relationship in change.shown.get("relationships", ())
+    }
+    names: dict[str, str] = {}
+    for records in rosters:
+        for record in records.get("student", ()):
+            if record["id"] in wanted:
+                names.setdefault(record["id"], display_name("student", record))
+    return names
+
+
+def change_row(change: Change, hold_reasons: Iterable[str], students: StudentNames) -> list[str]:
     """A CSV row; every cell that comes from Clever (ids included: they may start with "-") is guarded."""
     record = change.shown
+    contact_type, linked = _contact_cells(record, students) if change.record_type == "contact" else ("", "")
     return [
         change.kind,
         change.record_type,
@@ -48,20 +72,42 @@ def change_row(change: Change, hold_reasons: Iterable[str]) -> list[str]:
         neutralise_cell(str(record.get("email", ""))),
         ";".join(change.changed_fields),
         ";".join(hold_reasons),
+        neutralise_cell(contact_type),
+        neutralise_cell(linked),
     ]
 
 
-def csv_rows(evaluation: Evaluation) -> Iterator[list[str]]:
+def _contact_cells(contact: Record, students: StudentNames) -> tuple[str, str]:
+    """The contact's relationship types and linked students, each once, in Clever's order.
+
+    This runs for every contact row: a contact has a few relationships, so a list's `in` beats
+    building sets or dicts (3x on the usual one or two).
+    """
+    types: list[str] = []
+    linked: list[str] = []
+    for relationship in contact.get("relationships", ()):
+        kind, student = relationship["type"], relationship["student"]
+        if kind not in types:
+            types.append(kind)
+        cell = f"{students[student]} ({student})" if student in students else student
+        if cell not in linked:
+            linked.append(cell)
+    return ";".join(types), ";".join(linked)
+
+
+def csv_rows(evaluation: Evaluation, students: StudentNames) -> Iterator[list[str]]:
     yield list(CSV_HEADER)
     for change in evaluation.change_set:
-        yield change_row(change, evaluation.reasons_for(change))
+        yield change_row(change, evaluation.reasons_for(change), students)
 
 
-def iter_changes_csv(evaluation: Evaluation, chunk_chars: int = CHUNK_CHARS) -> Iterator[bytes]:
+def iter_changes_csv(
+    evaluation: Evaluation, students: StudentNames, chunk_chars: int = CHUNK_CHARS
+) -> Iterator[bytes]:
     """The CSV as UTF-8 chunks of about `chunk_chars` characters."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in csv_rows(evaluation):
+    for row in csv_rows(evaluation, students):
         writer.writerow(row)
         if buffer.tell() >= chunk_chars:
             yield _drain(buffer)
@@ -82,15 +128,15 @@ class BinarySink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
-def write_changes_csv(evaluation: Evaluation, stream: BinarySink) -> None:
+def write_changes_csv(evaluation: Evaluation, students: StudentNames, stream: BinarySink) -> None:
     """Write the CSV into a binary stream the caller owns (and closes)."""
-    for chunk in iter_changes_csv(evaluation):
+    for chunk in iter_changes_csv(evaluation, students):
         stream.write(chunk)
 
 
-def changes_csv_bytes(evaluation: Evaluation) -> bytes:
+def changes_csv_bytes(evaluation: Evaluation, students: StudentNames) -> bytes:
     """The whole CSV in memory: for the API's small responses and for tests."""
-    return b"".join(iter_changes_csv(evaluation))
+    return b"".join(iter_changes_csv(evaluation, students))
 
 
 class _ChunkReader(io.RawIOBase):
@@ -121,9 +167,11 @@ class S3Uploader(Protocol):
     def upload_fileobj(self, fileobj: IO[bytes], bucket: str, key: str, /, **options: Any) -> None: ...
 
 
-def upload_changes_csv(s3_client: S3Uploader, bucket: str, key: str, evaluation: Evaluation) -> None:
+def upload_changes_csv(
+    s3_client: S3Uploader, bucket: str, key: str, evaluation: Evaluation, students: StudentNames
+) -> None:
     """Stream the CSV to S3: boto3 reads it part by part and switches to a multipart upload when large."""
-    stream = io.BufferedReader(_ChunkReader(iter_changes_csv(evaluation)), buffer_size=CHUNK_CHARS)
+    stream = io.BufferedReader(_ChunkReader(iter_changes_csv(evaluation, students)), buffer_size=CHUNK_CHARS)
     s3_client.upload_fileobj(stream, bucket, key, ExtraArgs={"ContentType": CONTENT_TYPE})
 
 
@@ -132,10 +180,12 @@ __all__ = [
     "CSV_HEADER",
     "BinarySink",
     "S3Uploader",
+    "StudentNames",
     "change_row",
     "changes_csv_bytes",
     "csv_rows",
     "iter_changes_csv",
+    "linked_student_names",
     "neutralise_cell",
     "upload_changes_csv",
     "write_changes_csv",

@@ -13,10 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sis_sync.changes_csv import upload_changes_csv
+from sis_sync.changes_csv import linked_student_names, upload_changes_csv
 from sis_sync.model import (
     AuditEntry,
     Decision,
+    District,
     PendingChange,
     School,
     SchoolOutcome,
@@ -26,9 +27,14 @@ from sis_sync.model import (
     SyncSchoolOutcome,
 )
 from sis_sync.observability import logger
+from sis_sync.pause import pause_note
+from sis_sync.preview import encode_change_set
 from sis_sync.rules import Evaluation, evaluate
+from sis_sync.safe_changes import split
+from sis_sync.store.change_sets import ChangeSetBucket
 from sis_sync.store.snapshots import SnapshotBucket
 from sis_sync.store.state_table import StateTable
+from sis_sync.undo import keep_undone
 
 SYSTEM = "system"
 
@@ -62,6 +68,7 @@ class EvaluationResult(BaseModel):
     notify: bool = False
     reasons: list[str] = []
     superseded: bool = False
+    apply_safe: bool = False  # held, with a safe part the district applies automatically
 
 
 def csv_key(district_id: str, school_id: str, sync_id: str) -> str:
@@ -98,7 +105,7 @@ def _evaluate_once(
         _record_outcome(evaluator, school, sync_id, SchoolOutcome.SUPERSEDED, settled=True)
         return result.model_copy(update={"superseded": True})
     if school.latest_sync_id == sync_id:
-        recorded = _recorded(school, result)  # a retry of this task: decided already, audited once
+        recorded = _recorded(district, school, result)  # a retry of this task: decided already, audited once
         _record_outcome(  # in case the first attempt stopped between its two writes
             evaluator,
             school,
@@ -111,7 +118,9 @@ def _evaluate_once(
 
     applied = evaluator.snapshots.get(school.applied.key) if school.applied else None
     current = evaluator.snapshots.get(ref.snapshot_key)
-    evaluation = evaluate(applied, current, district.settings.thresholds_for(school.school_id))
+    thresholds = district.settings.thresholds_for(school.school_id)
+    pause = pause_note(district, school, sync_id)  # the first sync after Clever's pause, or held for it
+    evaluation = keep_undone(school, evaluate(applied, current, thresholds, pause=pause))
     now = evaluator.now()
     snapshot = SnapshotRef(sync_id=sync_id, key=ref.snapshot_key, sha256=ref.sha256)
 
@@ -120,12 +129,26 @@ def _evaluate_once(
         updated, action = _unchanged(school, snapshot, sync_id)
     else:
         key = csv_key(district_id, school.school_id, sync_id)
-        upload_changes_csv(evaluator.s3, evaluator.snapshots.bucket, key, evaluation)
+        rosters = (current.records, applied.records) if applied else (current.records,)
+        students = linked_student_names(evaluation.change_set, *rosters)
+        upload_changes_csv(evaluator.s3, evaluator.snapshots.bucket, key, evaluation, students)
+        # kept for the threshold preview, which judges it again without re-diffing the snapshots
+        ChangeSetBucket(evaluator.s3, evaluator.snapshots.bucket).put(
+            district_id,
+            school.school_id,
+            sync_id,
+            encode_change_set(evaluation.change_set, applied.records if applied else None),
+        )
         pending = PendingChange(
             **snapshot.model_dump(),
             decision=Decision.HOLD if evaluation.held else Decision.APPLY,
             evaluated_at=now,
             csv_key=key,
+            safe_changes=(
+                len(split(evaluation.change_set, applied.records if applied else None, thresholds).safe)
+                if evaluation.held
+                else None
+            ),
         )
         updated, action = _changed(school, pending, evaluation, sync_id)
         result = result.model_copy(update={"decision": pending.decision})
@@ -134,7 +157,9 @@ def _evaluate_once(
         grew = not set(reasons) <= set(
             school.notified_reasons if school.status is SchoolStatus.ON_HOLD else []
         )
-        result = result.model_copy(update={"notify": grew, "reasons": reasons})
+        result = result.model_copy(
+            update={"notify": grew, "reasons": reasons, "apply_safe": _applies_safe(district, updated)}
+        )
 
     if not state.put_school_if_unchanged(updated):
         return None
@@ -200,14 +225,33 @@ def _record_outcome(
     )
 
 
-def _recorded(school: School, result: EvaluationResult) -> EvaluationResult:
+def _recorded(district: District, school: School, result: EvaluationResult) -> EvaluationResult:
     """The decision this sync already recorded for the school, as the state machine needs it."""
     pending = school.pending if school.pending and school.pending.sync_id == result.sync_id else None
     if pending is None:
         return result
     reasons = sorted({hold.reason.value for hold in school.holds})
     notify = pending.decision is Decision.HOLD and not set(reasons) <= set(school.notified_reasons)
-    return result.model_copy(update={"decision": pending.decision, "reasons": reasons, "notify": notify})
+    return result.model_copy(
+        update={
+            "decision": pending.decision,
+            "reasons": reasons,
+            "notify": notify,
+            "apply_safe": _applies_safe(district, school),
+        }
+    )
+
+
+def _applies_safe(district: District, school: School) -> bool:
+    """The flow applies the held change set's safe part now: the district asks for it and there is
+    one (a retry after it was applied finds none left)."""
+    pending = school.pending
+    return (
+        district.settings.apply_safe_changes_automatically
+        and pending is not None
+        and pending.decision is Decision.HOLD
+        and pending.safe_changes != 0
+    )
 
 
 def _unchanged(school: School, snapshot: SnapshotRef, sync_id: str) -> tuple[School, str]:
@@ -237,7 +281,8 @@ def _changed(
             "latest_sync_id": sync_id,
             "pending": pending,
             "holds": list(evaluation.holds),
-            "changes": dict(evaluation.change_set.summary()),
+            # tagged with its sync: the API tells a pending set from the applied one by it
+            "changes": dict(evaluation.change_set.summary()) | {"sync_id": sync_id},
             # a clean change set releases a hold now; apply_changes makes it connected
             "status": SchoolStatus.ON_HOLD if held else SchoolStatus.CONNECTED,
             "notified_reasons": school.notified_reasons if held and was_held else [],

@@ -1,6 +1,10 @@
 """What the e-mails to district admins say: each hold reason in the help article's words
 (seed/remind-clever-sync-holds.txt) with its counts, a few example names and the article's
-remedies, and the disconnection notice. Bodies are Jinja2 templates (HTML autoescaped)."""
+remedies, and the disconnection notice. Bodies are Jinja2 templates (HTML autoescaped); the text
+part carries the full URL of every link the HTML part has.
+
+Counts are the CSV's: a mail says how many rows the CSV of changes has and how many of them each
+reason marks, so "and 216 more" is never read as the rest of a 245-row file."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any, Final
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from sis_sync.changes import CHANGE_KINDS
 from sis_sync.links import LINK_TTL
 from sis_sync.model import District, School
 from sis_sync.rules import Hold, HoldReason
@@ -80,6 +85,28 @@ REASON_WORDS: Final[dict[HoldReason, ReasonWords]] = {
             "will attempt to reconnect with Clever and process the sync immediately.",
         ),
     ),
+    HoldReason.UNDONE: ReasonWords(
+        title="Sync undone",
+        summary="An administrator undid this sync: the roster is back as it was before it.",
+        remedies=(
+            "Review the changes again. If they are expected, select the school and click Clear holds "
+            "to apply them again.",
+            f"If they are not, fix the data in Clever. {CHECK_NEW_DATA}",
+        ),
+    ),
+    HoldReason.AFTER_PAUSE: ReasonWords(
+        title="First sync after Clever's pause",
+        summary=(
+            "This is the first sync after Clever paused your district's sync (its summer pause): the "
+            "changes made in your SIS during the pause arrive at once, and this one removes more than "
+            "your thresholds allow."
+        ),
+        remedies=(
+            "Check that the removals are the expected year-end changes (graduates, students who "
+            "moved), then select the school and click Clear holds.",
+            f"If they are not, fix the data in Clever. {CHECK_NEW_DATA}",
+        ),
+    ),
 }
 
 FIRST_STEPS: Final = (
@@ -125,7 +152,8 @@ class ReasonView:
     summary: str
     facts: list[str]
     examples: list[str]
-    more_examples: int
+    more_examples: int  # counted in the examples' unit (removed records, students, contacts)
+    marked_rows: int | None  # rows of the CSV whose hold_reasons name this reason, when known
     remedies: tuple[str, ...]
 
 
@@ -133,6 +161,7 @@ class ReasonView:
 class HoldMailLinks:
     school_url: str
     csv_url: str
+    district_url: str
     expires_at: datetime
 
 
@@ -177,14 +206,32 @@ def render_hold_mail(
         "first_steps": FIRST_STEPS,
         "school_url": links.school_url,
         "csv_url": links.csv_url,
+        "district_url": links.district_url,
         "expires_at": _when(links.expires_at),
         "link_hours": int(LINK_TTL.total_seconds() // 3600),
+        "csv_rows": csv_row_count(school, sync_id),
+        # Apply safe changes: what of this sync was applied already (the rest is what the mail lists)
+        "safe_applied": (
+            school.safe_applied.changes
+            if school.safe_applied and school.safe_applied.sync_id == sync_id
+            else None
+        ),
     }
     return Email(
         subject=hold_subject(school.name, [hold.reason for hold in holds]),
         text=_render("hold.txt", **context),
         html=_render("hold.html", **context),
     )
+
+
+def csv_row_count(school: School, sync_id: str) -> int | None:
+    """The data rows of the sync's CSV of changes (one per change), from the school's change summary
+    when that summary is this sync's (evaluation tags it with its sync)."""
+    changes = school.changes
+    if changes.get("sync_id", sync_id) != sync_id:
+        return None
+    counts = [changes[kind] for kind in CHANGE_KINDS if kind in changes]
+    return sum(counts) if counts else None
 
 
 def render_disconnected_mail(district: District, district_url: str) -> Email:
@@ -211,20 +258,26 @@ def reason_view(hold: Hold) -> ReasonView:
     detail = hold.detail
     facts: list[str]
     examples: list[str]
-    total: int
+    total: int  # how many things the examples are a few of
+    marked: int | None  # the CSV rows this reason marks
     summary = words.summary
     if hold.reason is HoldReason.LARGE_REMOVALS:
         facts, examples, total = _removal_facts(detail)
+        marked = total if detail.get("types") else None  # one row per removed or re-issued record
     elif hold.reason is HoldReason.TOO_MANY_PARENT_CONNECTIONS:
         guardians = int(detail.get("max_guardians", 6))
         summary = summary.format(guardians=_number_word(guardians))
         facts, examples, total = _guardian_facts(detail, guardians)
+        marked = _count(detail, "contacts")  # the rows of the contacts that newly link the students
     elif hold.reason is HoldReason.EMERGENCY_CONTACTS:
         blocked = [str(kind).lower() for kind in detail.get("blocked_contact_types", ())] or ["emergency"]
         summary = summary.format(contact_types=" or ".join(f'"{kind}"' for kind in blocked))
         facts, examples, total = _contact_type_facts(detail)
+        marked = _count(detail, "contacts")  # one row per contact, whatever its relationships
+    elif hold.reason is HoldReason.AFTER_PAUSE:
+        facts, examples, total, marked = [_pause_fact(detail)], [], 0, None  # rows: large_removals'
     else:
-        facts, examples, total = [], [], 0
+        facts, examples, total, marked = [], [], 0, None
     return ReasonView(
         code=hold.reason.value,
         title=words.title,
@@ -232,8 +285,20 @@ def reason_view(hold: Hold) -> ReasonView:
         facts=facts,
         examples=examples,
         more_examples=max(0, total - len(examples)),
+        marked_rows=marked,
         remedies=words.remedies,
     )
+
+
+def _pause_fact(detail: dict[str, Any]) -> str:
+    start, end = (detail.get(key) for key in ("pause_start", "pause_end"))
+    since = f" from {_when(datetime.fromisoformat(start))}" if start else ""
+    until = f" until {_when(datetime.fromisoformat(end))}" if end else ""
+    return f"Clever paused the district's sync{since}{until}."
+
+
+def _count(detail: dict[str, Any], key: str) -> int | None:
+    return int(detail[key]) if key in detail else None
 
 
 def _removal_facts(detail: dict[str, Any]) -> tuple[list[str], list[str], int]:
@@ -276,11 +341,21 @@ def _guardian_facts(detail: dict[str, Any], guardians: int) -> tuple[list[str], 
     students = int(detail.get("students", 0))
     verb = "has" if students == 1 else "have"
     facts = [f"{_plural(students, 'student')} now {verb} {guardians} or more guardians linked."]
-    examples = [
-        f"{example['name']}: {example.get('guardians')} guardians (previously {example.get('previously')})"
-        for example in _named(detail)
-    ]
+    examples = [_guardian_example(example) for example in _named(detail)]
     return facts, examples, students
+
+
+def _guardian_example(example: dict[str, Any]) -> str:
+    """The student, the counts, and each guardian by name (the newly linked ones said so)."""
+    text = f"{example['name']}: {example.get('guardians')} guardians (previously {example.get('previously')})"
+    contacts = example.get("contacts", ())
+    new = [contact["name"] for contact in contacts if contact.get("new")]
+    kept = [contact["name"] for contact in contacts if not contact.get("new")]
+    if new:
+        text += f"; newly linked: {', '.join(new)}"
+    if kept:
+        text += f"; already linked: {', '.join(kept)}"
+    return text
 
 
 def _contact_type_facts(detail: dict[str, Any]) -> tuple[list[str], list[str], int]:
@@ -289,8 +364,17 @@ def _contact_type_facts(detail: dict[str, Any]) -> tuple[list[str], list[str], i
     by_type = ", ".join(f"{kind}: {count}" for kind, count in detail.get("by_type", {}).items())
     fact = f"{_plural(relationships, 'new contact relationship')} from {_plural(contacts, 'contact')}"
     facts = [f"{fact} ({by_type})." if by_type else f"{fact}."]
-    examples = [f"{example['name']} ({example.get('type', '')} contact)" for example in _named(detail)]
-    return facts, examples, relationships
+    # one example per contact, as the CSV has one row per contact (its types joined)
+    types: dict[str, dict[str, None]] = {}
+    names: dict[str, str] = {}
+    for example in detail.get("examples", ()):
+        if example.get("name"):
+            names.setdefault(example["clever_id"], example["name"])
+            types.setdefault(example["clever_id"], {})[str(example.get("type", ""))] = None
+    examples = [f"{name} ({', '.join(types[clever_id])} contact)" for clever_id, name in names.items()][
+        :MAIL_EXAMPLES
+    ]
+    return facts, examples, contacts
 
 
 def _named(detail: dict[str, Any]) -> list[dict[str, Any]]:

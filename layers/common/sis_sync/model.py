@@ -35,6 +35,20 @@ class ErrorInfo(Item):
     at: datetime
 
 
+class CleverPause(Item):
+    """Clever's pause of the district's sync (its summer pause), as the last poll during it read it.
+    Kept after the pause so that the first sync after it is known (`sis_sync.pause`)."""
+
+    start: datetime | None = None
+    end: datetime | None = None  # None: Clever named no end
+    # the first sync whose pull completed after the pause: None while the district is paused
+    first_sync_id: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.first_sync_id is None
+
+
 class District(Item):
     district_id: str
     name: str
@@ -49,6 +63,7 @@ class District(Item):
     last_sync_at: datetime | None = None
     last_sync_id: str | None = None
     next_poll_at: datetime | None = None
+    clever_pause: CleverPause | None = None  # Clever's latest pause of the district (sis_sync.pause)
 
 
 class SnapshotRef(Item):
@@ -71,6 +86,27 @@ class PendingChange(SnapshotRef):
     decision: Decision
     evaluated_at: datetime
     csv_key: str
+    # how many of its changes trip no rule (apply safe changes, DESIGN §7); None: not counted
+    # (a change set evaluated before apply-safe existed; apply_changes finds out)
+    safe_changes: int | None = None
+
+
+class SafeApplied(Item):
+    """The safe part of the pending change set `sync_id`, applied while the rest waits."""
+
+    sync_id: str
+    at: datetime
+    actor: str
+    changes: dict[str, Any]  # ChangeSet.summary() of what was applied
+
+
+class AppliedChange(Item):
+    """The school's most recently applied change set, as Undo (DESIGN §7) needs it: when it was first
+    applied (an applied safe part counts) and the applied snapshot it replaced (None: the first sync)."""
+
+    sync_id: str
+    at: datetime
+    before: SnapshotRef | None = None
 
 
 class School(Item):
@@ -91,6 +127,8 @@ class School(Item):
     # Change sets whose roster writes began but whose commit never happened (a lost race, a
     # crash): the roster may hold some of their items, which the next apply puts right.
     dirty: dict[str, SnapshotRef] = Field(default_factory=dict)
+    safe_applied: SafeApplied | None = None  # meaningful while its sync_id is the pending one
+    last_applied: AppliedChange | None = None  # what Undo reverts; None once undone
     version: int = 0  # bumped by every write; evaluation writes only over the version it read
 
     @property
@@ -169,6 +207,7 @@ class SyncRun(Item):
     pages: int = 0
     records: int = 0
     error: ErrorInfo | None = None
+    clever_paused: bool = False  # Clever paused the district: the poll read nothing (sis_sync.pause)
     execution_arn: str | None = None
     # written by the evaluate flow itself (statemachine/evaluate.asl.json): read, never put back
     failed_schools: list[str] = Field(default_factory=list, exclude=True)

@@ -165,6 +165,7 @@ def send_hold_mail(notifier: Notifier, notice: HoldNotice) -> Delivery:
     links = HoldMailLinks(
         school_url=school_page_url(notifier.dashboard_url, notice.district_id, notice.school_id),
         csv_url=link_url(notifier.dashboard_url, token),
+        district_url=district_page_url(notifier.dashboard_url, notice.district_id),
         expires_at=now + LINK_TTL,
     )
     email = render_hold_mail(district, school, notice.sync_id, holds, links)

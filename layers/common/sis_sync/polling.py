@@ -7,16 +7,21 @@ read as "everyone was removed").
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Final
 
-from sis_sync.clever.client import CleverClient, Role
-from sis_sync.clever.errors import CleverAuthError, CleverBadResponse, CleverError
+from sis_sync.clever.client import CleverClient, PagingLimits, Role
+from sis_sync.clever.errors import CleverAuthError, CleverBadResponse, CleverDeadlineExceeded, CleverError
+from sis_sync.clever.models import District as CleverDistrict
 from sis_sync.clever.models import School as CleverSchoolRecord
 from sis_sync.discovery import discover
 from sis_sync.model import (
     AuditEntry,
+    CleverPause,
     Connection,
     District,
     ErrorInfo,
@@ -29,7 +34,26 @@ from sis_sync.model import (
 )
 from sis_sync.observability import logger
 from sis_sync.onboarding import TokenDistrictMismatchError
-from sis_sync.scheduling import PollOrder, paging_limits, poll_orders, retry_at, sync_id_for
+from sis_sync.pause import pause_of, resumed
+from sis_sync.pulling import (
+    ListingCursor,
+    MemoryPullStore,
+    Paged,
+    PullStore,
+    StoredPull,
+    page_listings,
+    partition,
+)
+from sis_sync.scheduling import (
+    PARTITION_S_PER_RECORD,
+    PULL_DEADLINE,
+    STEP_S,
+    PollOrder,
+    paging_limits,
+    poll_orders,
+    retry_at,
+    sync_id_for,
+)
 from sis_sync.snapshot import Partitioner, Records, Snapshot, encode
 from sis_sync.store.executions import Executions
 from sis_sync.store.snapshots import SnapshotBucket
@@ -42,9 +66,9 @@ APP_DISCONNECTED = "app_disconnected"  # the district no longer authorizes the a
 OFFBOARDED = "offboarded"  # an operator took the district off the platform
 PARKED = frozenset({APP_DISCONNECTED, OFFBOARDED})
 ALREADY_RUNNING = "already_running"  # another poll of the district held the lease
-# Longer than the poll function's timeout (900 s), so a running poll never loses its lease; a
-# poll that crashed frees its district when this has passed.
-LEASE = timedelta(seconds=960)
+# Longer than the poll function's timeout (900 s), so a running poll never loses its lease (every
+# step of the poll takes it again); a poll that crashed frees its district when this has passed.
+LEASE: Final = timedelta(seconds=960)
 
 
 def parked(district: District) -> bool:
@@ -70,6 +94,9 @@ class Poller:
     clever: Callable[[str], CleverClient]  # district token -> client
     now: Callable[[], datetime]
     notify_disconnected: Callable[[str, str], None] = lambda district_id, sync_id: None
+    # where a pull in progress keeps its pages and cursors (S3 + DynamoDB on AWS: services.poller)
+    pulls: PullStore = field(default_factory=MemoryPullStore)
+    clock: Callable[[], float] = time.monotonic  # times one invocation's steps
 
 
 @dataclass(frozen=True)
@@ -84,36 +111,52 @@ class CleverPull:
     multi_role: int = 0
 
 
+@dataclass(frozen=True)
+class PollStep:
+    """One invocation's part of a poll: `done` False when the next invocation must carry on."""
+
+    run: SyncRun
+    done: bool
+
+
 __all__ = ["sync_id_for"]  # the id scheme lives in sis_sync.scheduling; callers import it here
 
 
 def pull(client: CleverClient) -> CleverPull:
-    """Every list the snapshots need, streamed page by page into the partitioner."""
-    partitioner = Partitioner()
-    schools = client.list_all_schools()
-    partitioner.add_schools(school.id for school in schools)
-    for role in USER_ROLES:
-        for user in client.users(role):
-            partitioner.add_user(user, listed_as=role)
-    partitioner.add_terms(term.id for term in client.terms())
-    for section in client.sections():
-        partitioner.add_section(section)
-    if client.rejected:
+    """Every list the snapshots need, in one go, partitioned (the poll's own path, in memory)."""
+    store = MemoryPullStore()
+    paged = page_listings(
+        client, store, "", "", limits=PagingLimits(), stop_at=math.inf, clock=time.monotonic
+    )
+    with Partitioner() as partitioner:
+        stored = _read_back(store, "", "", paged.cursors, partitioner)
+        return CleverPull(
+            schools=stored.schools,
+            records=partitioner.finish(),
+            quarantine=partitioner.quarantine.summary(),
+            requests=client.request_count,
+            pages=stored.pages,
+            records_read=stored.records,
+            quarantined=[QuarantineEntry.model_validate(entry) for entry in partitioner.quarantine.examples],
+            multi_role=partitioner.multi_role,
+        )
+
+
+def _read_back(
+    store: PullStore,
+    district_id: str,
+    sync_id: str,
+    cursors: dict[str, ListingCursor],
+    partitioner: Partitioner,
+) -> StoredPull:
+    stored = partition(store, district_id, sync_id, cursors, partitioner)
+    if stored.rejected:
         # A record Clever sent that we could not read is missing from the lists: snapshotting
         # without it would read as its removal. The poll fails with a clear reason instead.
-        kinds = sorted({rejection.kind for rejection in client.rejected})
-        raise CleverBadResponse(f"{len(client.rejected)} {'/'.join(kinds)} records failed validation")
-    records = partitioner.finish()
-    return CleverPull(
-        schools=schools,
-        records=records,
-        quarantine=partitioner.quarantine.summary(),
-        requests=client.request_count,
-        pages=client.pages_read,
-        records_read=client.records_read,
-        quarantined=[QuarantineEntry.model_validate(entry) for entry in partitioner.quarantine.examples],
-        multi_role=partitioner.multi_role,
-    )
+        kinds = sorted({rejection.kind for rejection in stored.rejected})
+        logger.warning("Clever records rejected", rejected=len(stored.rejected), kinds=kinds)
+        raise CleverBadResponse(f"{len(stored.rejected)} {'/'.join(kinds)} records failed validation")
+    return stored
 
 
 def poll_district(
@@ -124,16 +167,43 @@ def poll_district(
     trigger: str,
     school_ids: Iterable[str] | None = None,
     budget_s: float | None = None,
+    step_s: float = STEP_S,
 ) -> SyncRun:
-    """Poll one district under `sync_id`; running the same sync id again does no double work.
+    """Poll one district under `sync_id` to its end, step after step in this process (the API's
+    poll; the scheduled one runs each step in its own invocation: `poll_step`). Reading Clever
+    must end within `budget_s` seconds, else the poll fails and stores nothing."""
+    deadline = None if budget_s is None else poller.clock() + budget_s
+    while True:
+        left = None if deadline is None else max(deadline - poller.clock(), 0.0)
+        step = poll_step(
+            poller, district_id, sync_id, trigger=trigger, school_ids=school_ids, budget_s=left, step_s=step_s
+        )
+        if step.done:
+            return step.run
 
-    Reading Clever must end within `budget_s` seconds (the invocation's deadline) and within caps
-    relative to the district's last poll; past either the poll fails and stores nothing."""
+
+def poll_step(
+    poller: Poller,
+    district_id: str,
+    sync_id: str,
+    *,
+    trigger: str,
+    school_ids: Iterable[str] | None = None,
+    budget_s: float | None = None,
+    step_s: float = STEP_S,
+) -> PollStep:
+    """One invocation's part of the poll of one district under `sync_id`; running the same sync id
+    again carries on where the last step stopped and does no double work.
+
+    Listings page from their stored cursors; no page is started past `step_s` seconds (at least one
+    per listing is), and every request ends within `budget_s` (the invocation's deadline) or the
+    poll fails. Nothing is snapshotted until every listing is complete: a failed, partial or
+    truncated pull stores no snapshot, no change set and no execution."""
     state = poller.state
     existing = state.get_sync_run(district_id, sync_id)
     if existing is not None and existing.status is not SyncStatus.RUNNING:
         logger.info("sync already done", district_id=district_id, sync_id=sync_id, status=existing.status)
-        return existing
+        return PollStep(existing, done=True)
     district = state.get_district(district_id)
     if district is None:
         raise LookupError(f"unknown district {district_id}")
@@ -141,44 +211,85 @@ def poll_district(
         district_id=district_id, sync_id=sync_id, trigger=trigger, started_at=poller.now()
     )
     now = poller.now()
+    # taken again by every step of the same sync: it stays held (renewed) until the poll ends
     holder = state.take_poll_lease(district_id, sync_id, now=now, until=now + LEASE)
     if holder is not None:
-        return _closed(poller, run, ALREADY_RUNNING, f"sync {holder} of the district was running", existing)
+        return PollStep(
+            _closed(poller, run, ALREADY_RUNNING, f"sync {holder} of the district was running", existing),
+            True,
+        )
+    done = True
     try:
         if parked(district):
             logger.info("parked district not polled", district_id=district_id, sync_id=sync_id)
             error = district.last_error
             assert error is not None
-            return _closed(poller, run, error.code, error.message, existing)
+            return PollStep(_closed(poller, run, error.code, error.message, existing), True)
         if existing is not None:
             started = poller.executions.find(sync_id)
             if started is not None:
-                return _finish_started(poller, district, existing, started)
+                return PollStep(_finish_started(poller, district, existing, started), True)
         state.put_sync_run(run)
         # Until this poll records its outcome, the district counts as failing: a poll killed by
         # Lambda's timeout must not leave the district first in line for the next schedule.
         state.update_district(district_id, next_poll_at=retry_at(district, now))
         last = state.get_sync_run(district_id, district.last_sync_id) if district.last_sync_id else None
+        began = poller.clock()
         try:
+            if now > run.started_at + PULL_DEADLINE:
+                raise CleverDeadlineExceeded(f"the pull did not complete within {PULL_DEADLINE}")
+            limits = paging_limits(last, budget_s)
             with poller.clever(poller.tokens.get(district_id)) as client:
-                client.bound(paging_limits(last, budget_s))
-                require_own_district(client, district)
-                pulled = pull(client)
+                client.bound(limits)
+                try:
+                    pause = pause_of(require_own_district(client, district), now)
+                    if pause is not None:  # Clever's data is frozen: read nothing, apply nothing
+                        return PollStep(_mark_paused(poller, district, run, pause), True)
+                    paged = page_listings(
+                        client,
+                        poller.pulls,
+                        district_id,
+                        sync_id,
+                        limits=limits,
+                        stop_at=began + step_s,
+                        clock=poller.clock,
+                    )
+                finally:
+                    run.requests = poller.pulls.add_requests(district_id, sync_id, client.request_count)
+            # partitioned in this step if it fits, or by a step that only had partitioning left
+            if not paged.complete or (
+                paged.fetched and not _partition_fits(paged, poller.clock() - began, step_s)
+            ):
+                done = False
+                logger.info("poll continues", district_id=district_id, sync_id=sync_id, paged=paged.complete)
+                return PollStep(run, done=False)
+            with Partitioner() as partitioner:
+                stored = _read_back(poller.pulls, district_id, sync_id, paged.cursors, partitioner)
+                return PollStep(
+                    _record_pull(poller, district, run, stored, set(school_ids) if school_ids else None), True
+                )
         except (CleverError, MissingTokenError, TokenDistrictMismatchError) as error:
-            return _record_failure(poller, district, run, error)
-        return _record_pull(poller, district, run, pulled, set(school_ids) if school_ids else None)
+            return PollStep(_record_failure(poller, district, run, error), True)
     finally:
-        state.release_poll_lease(district_id, sync_id)
+        if done:
+            state.release_poll_lease(district_id, sync_id)
 
 
-def require_own_district(client: CleverClient, district: District) -> None:
+def _partition_fits(paged: Paged, spent_s: float, step_s: float) -> bool:
+    """Whether partitioning the pull fits in what is left of this step (else the next does it)."""
+    records = sum(cursor.records for cursor in paged.cursors.values())
+    return spent_s + records * PARTITION_S_PER_RECORD <= step_s
+
+
+def require_own_district(client: CleverClient, district: District) -> CleverDistrict:
     """A token belongs to one district: one that reads another Clever district must not sync
-    that district's roster into this one (a token stored in the wrong slot)."""
-    read = client.district().id
-    if read != district.clever_district_id:
+    that district's roster into this one (a token stored in the wrong slot). The district read."""
+    read = client.district()
+    if read.id != district.clever_district_id:
         raise TokenDistrictMismatchError(
-            f"the district's Clever token reads Clever district {read}, not {district.clever_district_id}"
+            f"the district's Clever token reads Clever district {read.id}, not {district.clever_district_id}"
         )
+    return read
 
 
 def _finish_started(poller: Poller, district: District, run: SyncRun, execution_arn: str) -> SyncRun:
@@ -203,7 +314,7 @@ def _closed(poller: Poller, run: SyncRun, code: str, message: str, announced: Sy
 
 
 def _record_pull(
-    poller: Poller, district: District, run: SyncRun, pulled: CleverPull, only: set[str] | None
+    poller: Poller, district: District, run: SyncRun, pulled: StoredPull, only: set[str] | None
 ) -> SyncRun:
     state = poller.state
     known = list(state.schools(district.district_id))
@@ -231,16 +342,20 @@ def _record_pull(
     for clever_school_id, school in sorted(found.matched.items()):
         if only is not None and school.school_id not in only:
             continue
-        records = pulled.records.get(clever_school_id) or {}
+        records = pulled.partitioner.records_of(clever_school_id)
         changed = _snapshot_if_changed(poller, school, clever_school_id, records, run.sync_id)
         if changed is None:
             run.unchanged_school_ids.append(school.school_id)
         else:
             run.changed_schools.append(changed)
 
-    run.quarantine, run.requests = pulled.quarantine, pulled.requests
-    run.pages, run.records = pulled.pages, pulled.records_read
-    run.quarantined, run.multi_role = pulled.quarantined, pulled.multi_role
+    quarantine = pulled.partitioner.quarantine
+    run.quarantine, run.multi_role = quarantine.summary(), pulled.partitioner.multi_role
+    run.pages, run.records = pulled.pages, pulled.records
+    run.quarantined = [QuarantineEntry.model_validate(entry) for entry in quarantine.examples]
+    after_pause = resumed(district, run.sync_id)
+    if after_pause is not None:  # before evaluation starts: it reads which sync came first after it
+        state.update_district(district.district_id, clever_pause=after_pause)
     if run.changed_schools:
         # The schools go in a manifest, not the execution input: 1,800 of them would not fit.
         manifest = poller.snapshots.put_manifest(
@@ -290,6 +405,26 @@ def _mark_synced(poller: Poller, district: District, run: SyncRun) -> SyncRun:
     return run
 
 
+def _mark_paused(poller: Poller, district: District, run: SyncRun, pause: CleverPause) -> SyncRun:
+    """A poll during Clever's pause: no failure (Clever answered), nothing pulled, no sync recorded
+    on the district (its last sync stays the last one that read data); the pause is recorded."""
+    state, now = poller.state, poller.now()
+    logger.info("district paused in Clever", district_id=district.district_id, sync_id=run.sync_id)
+    run.status, run.finished_at, run.clever_paused = SyncStatus.SUCCEEDED, now, True
+    state.put_sync_run(run)
+    before = state.update_district(
+        district.district_id,
+        connection=Connection.CONNECTED,
+        consecutive_failures=0,
+        last_error=None,
+        clever_pause=pause,
+        next_poll_at=now + timedelta(minutes=district.settings.sync_interval_minutes),
+    )
+    if before is not None and before.connection is Connection.DISCONNECTED:
+        _audit(poller, district, "district_reconnected", [], run.sync_id, "connected")
+    return run
+
+
 def _snapshot_if_changed(
     poller: Poller, school: School, clever_school_id: str, records: Records, sync_id: str
 ) -> SyncSchool | None:
@@ -310,7 +445,9 @@ def _snapshot_if_changed(
 def _record_failure(poller: Poller, district: District, run: SyncRun, error: Exception) -> SyncRun:
     now = poller.now()
     code = error.code if isinstance(error, (CleverError, TokenDistrictMismatchError)) else "no_token"
-    info = ErrorInfo(code=code, message=str(error)[:500], at=now)
+    # the message without the code (it is recorded beside it): what the admin reads
+    message = error.message if isinstance(error, CleverError) else str(error)
+    info = ErrorInfo(code=code, message=message[:500], at=now)
     run.status, run.finished_at, run.error = SyncStatus.FAILED, now, info
     poller.state.put_sync_run(run)
     # backed off: a district that keeps failing (or timing out) cannot stay first in line

@@ -28,6 +28,9 @@ class HoldReason(StrEnum):
     TOO_MANY_PARENT_CONNECTIONS = "too_many_parent_connections"
     EMERGENCY_CONTACTS = "emergency_contacts"
     DISCONNECTED = "disconnected"  # raised by the poller when Clever fails, never by a change set
+    UNDONE = "undone"  # an admin undid the applied change set (DESIGN §7): an admin decides again
+    # the first sync after Clever's pause of the district removes above the thresholds (sis_sync.pause)
+    AFTER_PAUSE = "after_pause"
 
 
 class Hold(BaseModel):
@@ -71,23 +74,45 @@ class Evaluation:
 
 
 def evaluate(
-    previous: Snapshot | Records | None, current: Snapshot | Records, thresholds: HoldThresholds
+    previous: Snapshot | Records | None,
+    current: Snapshot | Records,
+    thresholds: HoldThresholds,
+    *,
+    pause: dict[str, Any] | None = None,
 ) -> Evaluation:
     """Diff the applied roster (None on a first sync) against the new one and run every rule."""
     previous_records = _records(previous) if previous is not None else None
     current_records = _records(current)
+    change_set = diff(previous_records, current_records)
+    return judge(change_set, previous_records or {}, current_records, thresholds, pause=pause)
+
+
+def judge(
+    change_set: ChangeSet,
+    previous: Records,
+    current: Records,
+    thresholds: HoldThresholds,
+    *,
+    pause: dict[str, Any] | None = None,
+) -> Evaluation:
+    """Run every rule on a change set from `previous` (the applied records) to `current`; `pause`
+    (Clever's pause it is the first sync after, `sis_sync.pause`) notes that on large removals."""
     with collector_paused():
-        change_set = diff(previous_records, current_records)
+        removals = large_removals(change_set, thresholds)
         verdicts = [
-            large_removals(change_set, thresholds),
-            too_many_parent_connections(change_set, previous_records or {}, current_records, thresholds),
+            removals,
+            after_pause(removals, pause),
+            too_many_parent_connections(change_set, previous, current, thresholds),
             emergency_contacts(change_set, thresholds),
         ]
-    fired = [verdict for verdict in verdicts if verdict is not None]
+        fired = [verdict for verdict in verdicts if verdict is not None]
+        # still paused: a re-key gives every change a reason, and its key tuples would set off
+        # collections that rescan both parsed rosters
+        reasons_by_change = _reasons_by_change(fired)
     return Evaluation(
         change_set=change_set,
         holds=tuple(verdict.hold for verdict in fired),
-        reasons_by_change=_reasons_by_change(fired),
+        reasons_by_change=reasons_by_change,
     )
 
 
@@ -164,6 +189,15 @@ def _removal_example(change: Change) -> dict[str, str]:
     return example
 
 
+def after_pause(removals: Fired | None, pause: dict[str, Any] | None) -> Fired | None:
+    """The first sync after Clever's pause of the district, when it removes above the thresholds: a
+    whole summer of SIS changes arrives at once, so the admin is told why (the pause's dates) on
+    the same removals. It never fires alone: the removals hold the change set, this says why."""
+    if removals is None or pause is None:
+        return None
+    return Fired(Hold(reason=HoldReason.AFTER_PAUSE, detail=dict(pause)), removals.changes)
+
+
 # --- too_many_parent_connections ---------------------------------------------------------------
 
 
@@ -196,18 +230,22 @@ def too_many_parent_connections(
     if not flagged:
         return None
     linking = [change for change in contact_changes if _newly_linked(change, applied_id) & flagged.keys()]
-    names = _student_names(current.get("student", []), flagged.keys())
+    shown = dict(list(flagged.items())[:MAX_EXAMPLES])
+    names = _student_names(current.get("student", []), shown.keys())
+    guardians = _guardians(current.get("contact", []), linking, shown.keys(), applied_id)
     detail = {
         "max_guardians": limit,
         "students": len(flagged),
+        "contacts": len(linking),  # the CSV rows that carry this reason
         "examples": [
             {
                 "clever_id": student,
                 "name": names.get(student, ""),
                 "guardians": count,
                 "previously": before_count,
+                "contacts": guardians[student],
             }
-            for student, (count, before_count) in list(flagged.items())[:MAX_EXAMPLES]
+            for student, (count, before_count) in shown.items()
         ],
     }
     return Fired(Hold(reason=HoldReason.TOO_MANY_PARENT_CONNECTIONS, detail=detail), linking)
@@ -232,6 +270,25 @@ def _linked(contact: Record | None) -> set[str]:
 def _newly_linked(change: Change, applied_id: dict[str, str]) -> set[str]:
     before = _linked(change.previous)
     return {student for student in _linked(change.record) if applied_id.get(student, student) not in before}
+
+
+def _guardians(
+    contacts: Iterable[Record], linking: list[Change], students: Iterable[str], applied_id: dict[str, str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every contact each of `students` now has, by name, the newly linked ones marked `new`: the
+    admin sees whom to unlink. One pass over the new contacts, only when the rule fired."""
+    guardians: dict[str, list[dict[str, Any]]] = {student: [] for student in students}
+    new = {
+        (student, change.clever_id)
+        for change in linking
+        for student in _newly_linked(change, applied_id) & guardians.keys()
+    }
+    for contact in contacts:
+        for student in _linked(contact) & guardians.keys():
+            guardians[student].append(
+                {"clever_id": contact["id"], "name": contact["name"], "new": (student, contact["id"]) in new}
+            )
+    return guardians
 
 
 def _guardian_counts(contacts: Iterable[Record], students: set[str]) -> Counter[str]:
@@ -313,6 +370,54 @@ def _new_blocked_relationships(
     ]
 
 
+# --- which changes can make a rule fire (apply safe changes) ------------------------------------
+
+
+def triggers(change_set: ChangeSet, previous: Records, thresholds: HoldThresholds) -> set[ChangeKey]:
+    """Every change that could make a rule fire, alone or with any others of the change set: the
+    rest can be applied now without tripping a rule (`sis_sync.safe_changes`). Each rule answers
+    for itself, with the code that decides it (`after_pause` fires on large removals' changes only,
+    which `removal_triggers` has)."""
+    fired_emergency = emergency_contacts(change_set, thresholds)
+    return {
+        change_key(change)
+        for change in (
+            *removal_triggers(change_set),
+            *guardian_triggers(change_set, previous, thresholds),
+            *(fired_emergency.changes if fired_emergency else ()),  # any one new blocked type fires
+        )
+    }
+
+
+def removal_triggers(change_set: ChangeSet) -> list[Change]:
+    """Every removal and re-issued id, whatever the thresholds: removals wait for an admin."""
+    return [change for change in change_set if change.kind in _GONE]
+
+
+def guardian_triggers(change_set: ChangeSet, previous: Records, thresholds: HoldThresholds) -> list[Change]:
+    """The contact changes newly linking a student whom they could bring to `max_guardians`.
+
+    Unlinks may be held too (a removed contact), so a student is at risk when its applied count
+    plus every new link reaches the limit, whatever the change set takes away: applying any subset
+    of the other changes cannot bring it there. Students are counted under their applied ids.
+    """
+    contact_changes = change_set.of_type("contact")
+    applied_id = _applied_student_ids(change_set)
+    newly: dict[int, set[str]] = {}
+    links: Counter[str] = Counter()
+    for change in contact_changes:
+        linked = {applied_id.get(student, student) for student in _newly_linked(change, applied_id)}
+        if linked:
+            newly[id(change)] = linked
+            links.update(linked)
+    if not links:
+        return []
+    before = _guardian_counts(previous.get("contact", []), set(links))
+    limit = thresholds.max_guardians
+    at_risk = {student for student, new in links.items() if before[student] < limit <= before[student] + new}
+    return [change for change in contact_changes if newly.get(id(change), set()) & at_risk]
+
+
 __all__ = [
     "MAX_EXAMPLES",
     "ChangeKey",
@@ -320,9 +425,14 @@ __all__ = [
     "Fired",
     "Hold",
     "HoldReason",
+    "after_pause",
     "change_key",
     "emergency_contacts",
     "evaluate",
+    "guardian_triggers",
+    "judge",
     "large_removals",
+    "removal_triggers",
     "too_many_parent_connections",
+    "triggers",
 ]

@@ -34,6 +34,14 @@ FIRST_POLL_MAX_PAGES: Final = 5_000
 RECORDING_RESERVE_S: Final = 60.0
 MIN_BUDGET_S: Final = 5.0
 SYNC_ID_MAX: Final = 80  # a Step Functions execution name
+# One invocation starts no page after this many seconds, so none runs over 5 minutes (NYC's pull
+# takes several: the poll state machine loops the district's poll task until it is done).
+STEP_S: Final = 200.0
+# A pull not complete this long after it started fails, however many invocations it took.
+PULL_DEADLINE: Final = timedelta(hours=1)
+# Partitioning's cost per record read, as estimated (2x what the bench measures): a step that paged
+# leaves partitioning to the next invocation unless it fits in this one.
+PARTITION_S_PER_RECORD: Final = 0.0001
 
 
 class PollOrder(BaseModel):

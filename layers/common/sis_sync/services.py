@@ -23,8 +23,10 @@ from sis_sync.links import container_link_key
 from sis_sync.notifications import Notifier
 from sis_sync.polling import Poller
 from sis_sync.store.app_credentials import AppCredentialsStore
+from sis_sync.store.change_sets import ChangeSetBucket
 from sis_sync.store.executions import Executions
 from sis_sync.store.mailer import SesMailer
+from sis_sync.store.pulls import PullBucketAndTable
 from sis_sync.store.releases import ReleaseStarter
 from sis_sync.store.roster_table import RosterTable
 from sis_sync.store.snapshots import SnapshotBucket
@@ -79,7 +81,9 @@ def evaluator() -> Evaluator:
 
 
 def applier() -> Applier:
-    return Applier(state=state_table(), roster=roster_table(), snapshots=snapshot_bucket(), now=utcnow)
+    return Applier(
+        state=state_table(), roster=roster_table(), snapshots=snapshot_bucket(), now=utcnow, s3=client("s3")
+    )
 
 
 def notify_disconnected(district_id: str, sync_id: str) -> None:
@@ -111,7 +115,16 @@ def poller() -> Poller:
         clever=clever_client_factory(env),
         now=utcnow,
         notify_disconnected=notify_disconnected,
+        pulls=pull_store(),
     )
+
+
+def pull_store() -> PullBucketAndTable:
+    """A poll's pages (S3) and cursors (the state table) while its pull is in progress."""
+    env = environment()
+    with _lock:
+        table = boto3.resource("dynamodb").Table(env.state_table)
+    return PullBucketAndTable(client("s3"), env.snapshot_bucket, table, utcnow())
 
 
 def reset() -> None:
@@ -142,6 +155,7 @@ def admin_api() -> ApiContext:
         clever=clever_client_factory(env),
         link_key=container_link_key(client("secretsmanager"), env.link_key_secret_arn),
         now=utcnow,
+        change_sets=ChangeSetBucket(client("s3"), env.snapshot_bucket),
     )
 
 

@@ -55,6 +55,9 @@ class DistrictSettings(BaseModel):
     school_overrides: dict[str, ThresholdOverride] = Field(default_factory=dict)
     disconnect_after_failures: Annotated[int, Field(ge=1, le=50)] = 3
     sync_interval_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 120
+    # apply the part of every held change set that trips no rule at once (DESIGN §7); off = the
+    # article's all-or-nothing hold
+    apply_safe_changes_automatically: bool = False
 
     def thresholds_for(self, school_id: str) -> HoldThresholds:
         override = self.school_overrides.get(school_id)

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
+import shutil
+import sqlite3
+import tempfile
+import weakref
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Literal, TypedDict, cast
 
 import orjson
 
 from sis_sync.clever.models import Section, User
+from sis_sync.collector import collector_paused
 
 RecordType = Literal["student", "teacher", "staff", "contact", "section"]
 RECORD_TYPES: Final[tuple[RecordType, ...]] = ("student", "teacher", "staff", "contact", "section")
@@ -123,7 +130,9 @@ def encode(snapshot: Snapshot) -> EncodedSnapshot:
 
 
 def decode(body: bytes) -> Snapshot:
-    document = orjson.loads(gzip.decompress(body))
+    raw = gzip.decompress(body)
+    with collector_paused():  # an acyclic document: collections during the parse only rescan it
+        document = orjson.loads(raw)
     if document.get("format") != FORMAT_VERSION:
         raise ValueError(f"unsupported snapshot format {document.get('format')!r}")
     records: Records = {kind: document["records"].get(kind, []) for kind in RECORD_TYPES}
@@ -300,33 +309,51 @@ def _roles_of(user: User) -> tuple[str, ...]:
 class Partitioner:
     """Builds per-Clever-school record lists from a district's lists, one record at a time.
 
-    Feed it users (any role, any order) and sections, then `finish()`. Contacts are placed last,
-    in the schools of their students, because a contact only has a school through its students.
-    A record that cannot be placed (no school, a school Clever did not list, a user in a role's
-    listing without that role) is quarantined with its reason; the rest of the district goes on.
+    Feed it users (any role, any order) and sections, then `finish()` (or `schools()` /
+    `records_of()`, one school at a time). Contacts are placed last, in the schools of their
+    students, because a contact only has a school through its students. A record that cannot be
+    placed (no school, a school Clever did not list, a user in a role's listing without that role)
+    is quarantined with its reason; the rest of the district goes on.
+
+    Everything that grows with the district (the placed records, the student -> schools index, the
+    ids seen) lives in an SQLite file in a temporary folder (Lambda's /tmp), with a bounded page
+    cache: memory stays flat from a 300-student district to a 1,000,000-student one.
     """
 
-    def __init__(self) -> None:
-        self._records: defaultdict[str, Records] = defaultdict(lambda: {kind: [] for kind in RECORD_TYPES})
-        self._student_schools: dict[str, set[str]] = {}
-        self._seen: set[tuple[str, str]] = set()
-        self._contacts: list[ContactRecord] = []  # compact now; placed once every student is known
-        self._sections: list[Section] = []
+    def __init__(self, folder: str | None = None) -> None:
+        self._folder = tempfile.mkdtemp(prefix="partition-", dir=folder)
+        self._db = sqlite3.connect(
+            Path(self._folder) / "partition.db", isolation_level=None, check_same_thread=False
+        )
+        self._cleanup = weakref.finalize(self, _remove, self._db, self._folder)
+        for pragma in _PRAGMAS:
+            self._db.execute(pragma)
+        self._db.executescript(_SCHEMA)
+        self._db.execute("BEGIN")
         self._term_ids: set[str] | None = None
         self._school_ids: set[str] | None = None
-        self._multi_role: dict[str, tuple[str, ...]] = {}
+        self._closed = False
         self.quarantine = Quarantine()
+
+    def close(self) -> None:
+        """Delete the spill file (also done when the partitioner is garbage collected)."""
+        self._cleanup()
+
+    def __enter__(self) -> Partitioner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def multi_role(self) -> int:
         """People with more than one role (a teacher who is also staff): one person, not duplicates."""
-        return len(self._multi_role)
+        return int(self._db.execute("SELECT count(*) FROM multi_role").fetchone()[0])
 
     def _first_time(self, kind: RecordType, record_id: str, name: str = "") -> bool:
-        if (kind, record_id) in self._seen:
+        if not self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (kind, record_id)).rowcount:
             self.quarantine.add("duplicate_ids", kind, record_id, name=name)
             return False
-        self._seen.add((kind, record_id))
         return True
 
     def _placeable(self, kind: RecordType, record_id: str, name: str, schools: set[str]) -> set[str]:
@@ -344,8 +371,11 @@ class Partitioner:
         placeable = self._placeable(kind, record["id"], name, schools)
         if not placeable:
             self.quarantine.add("without_school", kind, record["id"], name=name)
-        for school in placeable:
-            self._records[school][kind].append(record)
+        body = orjson.dumps(record)
+        self._db.executemany(
+            "INSERT INTO placed VALUES (?, ?, ?, ?)",
+            ((school, kind, record["id"], body) for school in placeable),
+        )
         return placeable
 
     def add_schools(self, school_ids: Iterable[str]) -> None:
@@ -360,15 +390,17 @@ class Partitioner:
         held = _roles_of(user)
         name = " ".join(part for part in (user.name.first, user.name.last) if part)
         if len(held) > 1:
-            self._multi_role[user.id] = held
+            self._db.execute("INSERT OR IGNORE INTO multi_role VALUES (?)", (user.id,))
         if listed_as is not None and listed_as not in held:
             self.quarantine.add("no_role", _record_type(listed_as), user.id, name=name, detail=listed_as)
             return
         wanted = set(held) if listed_as is None else {listed_as}
         if "student" in wanted and roles.student and self._first_time("student", user.id, name):
             schools = _schools_of(roles.student.school, roles.student.schools)
-            self._student_schools[user.id] = self._place(
-                "student", cast(Record, student_record(user)), schools, name
+            placed = self._place("student", cast(Record, student_record(user)), schools, name)
+            # a student placed nowhere is still known (NULL): its contacts are not dangling
+            self._db.executemany(
+                "INSERT INTO student_school VALUES (?, ?)", ((user.id, school) for school in placed or [None])
             )
         if "teacher" in wanted and roles.teacher and self._first_time("teacher", user.id, name):
             schools = _schools_of(roles.teacher.school, roles.teacher.schools)
@@ -376,7 +408,7 @@ class Partitioner:
         if "staff" in wanted and roles.staff and self._first_time("staff", user.id, name):
             self._place("staff", cast(Record, staff_record(user)), set(roles.staff.schools), name)
         if "contact" in wanted and roles.contact and self._first_time("contact", user.id, name):
-            self._contacts.append(contact_record(user))
+            self._db.execute("INSERT INTO contact (body) VALUES (?)", (orjson.dumps(contact_record(user)),))
 
     def add_terms(self, term_ids: Iterable[str]) -> None:
         """The district's terms: a section naming another term is kept, its reference quarantined."""
@@ -384,42 +416,59 @@ class Partitioner:
 
     def add_section(self, section: Section) -> None:
         if self._first_time("section", section.id, section.name):
-            self._sections.append(section)
+            pending = {
+                "record": section_record(section, []),
+                "school": section.school or "",
+                "term_id": section.term_id or "",
+                "students": section.students,
+            }
+            self._db.execute("INSERT INTO section (body) VALUES (?)", (orjson.dumps(pending),))
 
-    def finish(self) -> dict[str, Records]:
-        """Per Clever school id, every record type sorted by id."""
+    def _in_school(self, student: str, school: str) -> bool:
+        found = self._db.execute(
+            "SELECT 1 FROM student_school WHERE id = ? AND school = ?", (student, school)
+        )
+        return found.fetchone() is not None
+
+    def _place_sections(self) -> None:
         quarantine = self.quarantine
-        for section in self._sections:
-            school = section.school or ""
-            if self._term_ids is not None and section.term_id and section.term_id not in self._term_ids:
+        for (body,) in self._db.execute("SELECT body FROM section ORDER BY seq"):
+            pending = orjson.loads(body)
+            record, school = pending["record"], pending["school"]
+            if self._term_ids is not None and pending["term_id"] and pending["term_id"] not in self._term_ids:
                 quarantine.add(
                     "dangling_references",
                     "section",
-                    section.id,
-                    name=section.name,
-                    detail=f"term:{section.term_id}",
+                    record["id"],
+                    name=record["name"],
+                    detail=f"term:{pending['term_id']}",
                     schools=[school] if school else [],
                 )
             students = []
-            for student in section.students:
-                if school in self._student_schools.get(student, ()):
+            for student in pending["students"]:
+                if school and self._in_school(student, school):
                     students.append(student)
                 else:
                     quarantine.add(
                         "dangling_references",
                         "section",
-                        section.id,
-                        name=section.name,
+                        record["id"],
+                        name=record["name"],
                         detail=f"student:{student}",
                         schools=[school] if school else [],
                     )
-            record = cast(Record, section_record(section, students))
-            self._place("section", record, {school} if school else set(), section.name)
-        for contact in self._contacts:
+            record["students"] = sorted(set(students))
+            self._place("section", record, {school} if school else set(), record["name"])
+
+    def _place_contacts(self) -> None:
+        quarantine = self.quarantine
+        for (body,) in self._db.execute("SELECT body FROM contact ORDER BY seq"):
+            contact: ContactRecord = orjson.loads(body)
             students_by_school: defaultdict[str, set[str]] = defaultdict(set)
             for rel in contact["relationships"]:
-                schools = self._student_schools.get(rel["student"])
-                if schools is None:
+                rows = self._db.execute("SELECT school FROM student_school WHERE id = ?", (rel["student"],))
+                schools = [school for (school,) in rows.fetchall()]
+                if not schools:
                     quarantine.add(
                         "dangling_references",
                         "contact",
@@ -427,16 +476,77 @@ class Partitioner:
                         name=contact["name"],
                         detail=f"student:{rel['student']}",
                     )
-                for school in schools or ():
-                    students_by_school[school].add(rel["student"])
+                for school in schools:
+                    if school is not None:
+                        students_by_school[school].add(rel["student"])
             if not students_by_school:
                 quarantine.add("without_school", "contact", contact["id"], name=contact["name"])
-            for school, linked in students_by_school.items():
-                self._records[school]["contact"].append(cast(Record, for_school(contact, linked)))
-        for records in self._records.values():
-            for kind in RECORD_TYPES:
-                records[kind].sort(key=lambda record: record["id"])
-        return dict(self._records)
+            self._db.executemany(
+                "INSERT INTO placed VALUES (?, 'contact', ?, ?)",
+                (
+                    (school, contact["id"], orjson.dumps(for_school(contact, linked)))
+                    for school, linked in students_by_school.items()
+                ),
+            )
+
+    def _close_lists(self) -> None:
+        """Place sections and contacts (every student is known now), then index by school."""
+        if self._closed:
+            return
+        self._db.execute("CREATE INDEX student_school_by_id ON student_school (id, school)")
+        self._place_sections()
+        self._place_contacts()
+        self._db.execute("CREATE INDEX placed_by_school ON placed (school, kind, id)")
+        self._closed = True
+
+    def records_of(self, school: str) -> Records:
+        """One Clever school's records, every type sorted by id ({} for a school with none)."""
+        self._close_lists()
+        rows = self._db.execute(
+            "SELECT kind, body FROM placed WHERE school = ? ORDER BY kind, id", (school,)
+        ).fetchall()
+        return _records_from(rows)
+
+    def schools(self) -> Iterator[tuple[str, Records]]:
+        """Every Clever school with a record, with its records (as `records_of`), by school id."""
+        self._close_lists()
+        rows = self._db.execute("SELECT school, kind, body FROM placed ORDER BY school, kind, id")
+        for school, group in itertools.groupby(rows, key=lambda row: row[0]):
+            yield school, _records_from((kind, body) for _, kind, body in group)
+
+    def finish(self) -> dict[str, Records]:
+        """Per Clever school id, every record type sorted by id."""
+        return dict(self.schools())
+
+
+_PRAGMAS: Final = (
+    "PRAGMA journal_mode = OFF",  # a scratch file: a crash loses nothing that is not refetched
+    "PRAGMA synchronous = OFF",
+    "PRAGMA temp_store = FILE",  # index builds sort on disk, not in memory
+    "PRAGMA cache_size = -32768",  # 32 MB of pages, whatever the district's size
+)
+_SCHEMA: Final = """
+CREATE TABLE seen (kind TEXT, id TEXT, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+CREATE TABLE multi_role (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE placed (school TEXT, kind TEXT, id TEXT, body BLOB);
+CREATE TABLE student_school (id TEXT, school TEXT);
+CREATE TABLE contact (seq INTEGER PRIMARY KEY, body BLOB);
+CREATE TABLE section (seq INTEGER PRIMARY KEY, body BLOB);
+"""
+
+
+def _records_from(rows: Iterable[tuple[str, bytes]]) -> Records:
+    records: Records = {}
+    for kind, body in rows:
+        if not records:
+            records = {k: [] for k in RECORD_TYPES}
+        records[cast(RecordType, kind)].append(orjson.loads(body))
+    return records
+
+
+def _remove(db: sqlite3.Connection, folder: str) -> None:
+    db.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _record_type(role: str) -> RecordType:

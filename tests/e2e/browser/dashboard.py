@@ -6,7 +6,10 @@ from typing import Any
 
 from tests.e2e.browser.conftest import ADMIN, SCREENSHOTS, RunningDevstack
 
-HEADER = "change_type,record_type,clever_id,previous_clever_id,sis_id,name,email,changed_fields,hold_reasons"
+HEADER = (  # DESIGN §4, exactly
+    "change_type,record_type,clever_id,previous_clever_id,sis_id,name,email,changed_fields,hold_reasons,"
+    "contact_type,students"
+)
 
 
 def sign_in(page: Any, devstack: RunningDevstack, path: str = "/", email: str = ADMIN) -> None:

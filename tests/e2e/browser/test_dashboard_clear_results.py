@@ -32,6 +32,7 @@ def test_a_stale_clear_says_newer_changes_arrived_and_a_second_clear_releases_th
     # When the admin selects the school and clears its hold
     page.get_by_test_id(f"select-{school_id}").check()
     page.get_by_test_id("clear-holds").click()
+    page.get_by_test_id("confirm-yes").click()  # the confirmation naming what is applied
     # Then the result says newer changes arrived, and the list is refreshed with the new sync id
     results = page.get_by_test_id("results")
     results.get_by_text(f"Newer changes arrived for {name}: review them, then clear again.").wait_for()
@@ -44,6 +45,7 @@ def test_a_stale_clear_says_newer_changes_arrived_and_a_second_clear_releases_th
     # And clearing again (the newer change set, reviewed) releases it
     page.get_by_test_id(f"select-{school_id}").check()
     page.get_by_test_id("clear-holds").click()
+    page.get_by_test_id("confirm-yes").click()  # the confirmation naming what is applied
     results.get_by_text(f"{name}: hold cleared. The changes are being applied.").wait_for()
     page.locator(f'[data-testid="school-row-{school_id}"][data-status="connected"]').wait_for(timeout=45_000)
     assert blocked == []  # the dashboard runs under its Content-Security-Policy
@@ -60,10 +62,12 @@ def test_the_report_clear_hold_refreshes_after_a_stale_click(page: Any, devstack
     devstack.tick()
     # When the admin clicks Clear hold on the report
     page.get_by_test_id("clear-hold").click()
+    page.get_by_test_id("confirm-yes").click()  # the confirmation naming what is applied
     # Then the report says newer changes arrived and shows the newer change set (refreshed)
     page.get_by_test_id("results").get_by_text(f"Newer changes arrived for {name}").wait_for()
     page.get_by_role("heading", name="Emergency contacts included").wait_for()
     assert page.locator("ol.history li").count() > history_before
     # And a second Clear hold releases it
     page.get_by_test_id("clear-hold").click()
+    page.get_by_test_id("confirm-yes").click()  # the confirmation naming what is applied
     page.get_by_test_id("report-status").filter(has_text="Connected").wait_for(timeout=45_000)

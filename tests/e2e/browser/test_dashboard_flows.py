@@ -36,6 +36,7 @@ def test_semester_end_removals_are_reviewed_in_the_csv_then_cleared(
     # And selects the school and clears its hold
     page.get_by_test_id(f"select-{school_id}").check()
     page.get_by_test_id("clear-holds").click()
+    page.get_by_test_id("confirm-yes").click()  # the confirmation naming what is applied
     # Then the school is connected
     page.locator(f'[data-testid="school-row-{school_id}"][data-status="connected"]').wait_for(timeout=45_000)
     shot(page, "semester-end-cleared")
@@ -97,6 +98,7 @@ def test_two_on_hold_schools_are_cleared_in_one_action(page: Any, devstack: Runn
     for school_id in ids:
         page.get_by_test_id(f"select-{school_id}").check()
     page.get_by_test_id("clear-holds").click()
+    page.get_by_test_id("confirm-yes").click()  # the confirmation naming what is applied
     # Then both are connected
     for school_id in ids:
         page.locator(f'[data-testid="school-row-{school_id}"][data-status="connected"]').wait_for(

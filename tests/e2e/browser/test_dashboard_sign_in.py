@@ -34,7 +34,7 @@ def test_an_emailed_school_link_lands_on_that_school_after_sign_in_and_a_new_tab
 
     # When the admin signs in on the (demo) authorization server's form
     choose_email_sign_in(page)
-    page.get_by_text("This is the devstack's demo sign-in").wait_for()
+    page.get_by_text("This is the demo sign-in of the local devstack").wait_for()
     page.get_by_test_id("authorize-email").fill(ADMIN)
     page.get_by_test_id("authorize-submit").click()
 

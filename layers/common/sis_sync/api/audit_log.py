@@ -62,11 +62,12 @@ def encode_cursor(sort_key: str) -> str:
     return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str, prefix: str = AUDIT_PREFIX) -> str:
+    """The sort key a cursor carries; only one of the listing's own (`prefix`) is accepted."""
     try:
         sort_key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
         raise BadRequestError("invalid cursor") from error
-    if not sort_key.startswith(AUDIT_PREFIX) or len(sort_key) > 200:
+    if not sort_key.startswith(prefix) or len(sort_key) > 200:
         raise BadRequestError("invalid cursor")
     return sort_key

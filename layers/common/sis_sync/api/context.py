@@ -12,6 +12,7 @@ from sis_sync.api.errors import NotFoundError
 from sis_sync.api.identity import Identity
 from sis_sync.clever.client import CleverClient
 from sis_sync.model import District, School
+from sis_sync.store.change_sets import ChangeSetBucket
 from sis_sync.store.releases import ReleaseStarter
 from sis_sync.store.roster_table import RosterTable
 from sis_sync.store.state_table import StateTable
@@ -29,6 +30,7 @@ class ApiContext:
     clever: Callable[[str], CleverClient]  # district token -> client
     link_key: Callable[[], bytes]
     now: Callable[[], datetime]
+    change_sets: ChangeSetBucket  # the evaluated change sets the threshold preview judges
 
     def require_district(self, who: Identity, district_id: str) -> District:
         """The district, if the caller may see it and it exists (else 403/404)."""

@@ -72,3 +72,15 @@ class StaleSyncIdError(ConflictError):
     def __init__(self, message: str, results: list[dict[str, str | None]]) -> None:
         super().__init__(message)
         self.results = results
+
+
+class NotLatestError(ConflictError):
+    """Undo named a change set that is not the school's most recently applied one."""
+
+    code = "not_latest"
+
+
+class TooOldError(ConflictError):
+    """Undo named a change set applied more than 30 days ago."""
+
+    code = "too_old"

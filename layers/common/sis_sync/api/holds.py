@@ -14,6 +14,7 @@ from sis_sync.api.identity import Identity
 from sis_sync.api.models import ClearOutcome, ClearRequest, ClearResponse, ClearResult
 from sis_sync.model import Connection, District, School, SchoolStatus
 from sis_sync.observability import logger
+from sis_sync.rules import HoldReason
 from sis_sync.store.releases import Approval
 
 _EXECUTION_NAME_UNSAFE: Final = re.compile(r"[^0-9A-Za-z_-]")
@@ -44,7 +45,9 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
         for school_id, sync_id in named.items()
     ]
     approvals = [
-        Approval(school_id=r.school_id, sync_id=r.sync_id) for r in results if r.result == "released"
+        Approval(school_id=r.school_id, sync_id=r.sync_id, again=approved_again(schools[r.school_id]))
+        for r in results
+        if r.result == "released"
     ]
     name = release_name(approvals) if approvals else None
     audit_log.record(
@@ -69,24 +72,36 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
     return ClearResponse(results=results)
 
 
-def release_name(approvals: list[Approval]) -> str:
+def release_name(approvals: list[Approval], prefix: str = "release") -> str:
     """The execution of these approvals: the same approvals start it once (a repeated click starts
-    nothing new). One school keeps its readable name; many are named by a digest of them all."""
+    nothing new). One school keeps its readable name; many are named by a digest of them all.
+    Apply safe changes names its executions `apply-safe-…`, so that a Clear holds of the same
+    change set afterwards is a new execution, not the finished one."""
     if len(approvals) == 1:
-        return release_execution_name(approvals[0].school_id, approvals[0].sync_id)
-    pairs = sorted(f"{a.school_id}\n{a.sync_id}" for a in approvals)
+        [one] = approvals
+        return release_execution_name(one.school_id, one.sync_id + one.again, prefix)
+    pairs = sorted(f"{a.school_id}\n{a.sync_id}{a.again}" for a in approvals)
     digest = hashlib.sha256("\n\n".join(pairs).encode()).hexdigest()[:40]
-    return f"release-{len(approvals)}-schools-{digest}"
+    return f"{prefix}-{len(approvals)}-schools-{digest}"
 
 
-def release_execution_name(school_id: str, sync_id: str) -> str:
+def release_execution_name(school_id: str, sync_id: str, prefix: str = "release") -> str:
     """`release-<school>-<sync>`: the execution of one school's approval.
     Step Functions allows 80 characters of [0-9A-Za-z_-]; anything else falls back to a digest."""
-    name = f"release-{school_id}-{sync_id}"
+    name = f"{prefix}-{school_id}-{sync_id}"
     if len(name) <= 80 and not _EXECUTION_NAME_UNSAFE.search(name):
         return name
     digest = hashlib.sha256(f"{school_id}\n{sync_id}".encode()).hexdigest()[:40]
-    return f"release-{digest}"
+    return f"{prefix}-{digest}"
+
+
+def approved_again(school: School) -> str:
+    """`-u<when>` for a change set an admin undid (it may have been released under its plain name
+    before), else "": a Clear holds after an Undo must start a new execution, not find the old one."""
+    undone = next((hold for hold in school.holds if hold.reason is HoldReason.UNDONE), None)
+    if undone is None:
+        return ""
+    return "-u" + re.sub(r"[^0-9]", "", str(undone.detail.get("applied_at", "")))[:20]
 
 
 def _clear_outcome(district: District, school: School, sync_id: str) -> ClearOutcome:

@@ -68,6 +68,15 @@ class LastError(BaseModel):
     at: datetime
 
 
+class CleverPauseView(BaseModel):
+    """Clever's latest pause of the district's sync (its summer pause, sis_sync.pause)."""
+
+    paused: bool = Field(description="Clever pauses the district now: polls read and apply nothing")
+    pause_start: datetime | None
+    pause_end: datetime | None = Field(description="when Clever resumes the sync; null: not said")
+    first_sync_id: str | None = Field(description="the first sync after the pause; null while paused")
+
+
 class DistrictView(BaseModel):
     district_id: str
     name: str
@@ -75,6 +84,7 @@ class DistrictView(BaseModel):
     last_error: LastError | None
     last_sync_at: datetime | None
     settings: DistrictSettings
+    clever_pause: CleverPauseView | None = None  # null: Clever never paused the district (as seen)
 
 
 # A share DynamoDB can store (its numbers underflow below 1e-130) and an admin can mean: 0.01 % steps.
@@ -103,6 +113,7 @@ class SettingsPatch(Body):
     ) = None
     disconnect_after_failures: Annotated[int, Field(ge=1, le=50)] | None = None
     sync_interval_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] | None = None
+    apply_safe_changes_automatically: bool | None = None
 
 
 # --- schools ----------------------------------------------------------------------------------------
@@ -120,6 +131,12 @@ class ChangeTotals(BaseModel):
     source_id_changed: int = 0
 
 
+# What a school's `changes` (and a report's `by_type`) count: the held change set (`pending`, not
+# applied), a clean one being applied (`applying`), the change set applied last (`last_applied`),
+# or nothing that still holds (`none`: all zero, e.g. after a hold released itself unapplied).
+ChangesKind = Literal["pending", "applying", "last_applied", "none"]
+
+
 class SchoolView(BaseModel):
     school_id: str
     name: str
@@ -129,6 +146,17 @@ class SchoolView(BaseModel):
     pending_sync_id: str | None
     last_synced_at: datetime | None
     changes: ChangeTotals
+    changes_kind: ChangesKind = Field(
+        description="what `changes` counts: held, being applied, applied last, none"
+    )
+    changes_at: datetime | None = Field(
+        description="when the counted change set was evaluated (pending, applying) or applied (last_applied)"
+    )
+    safe_changes: int | None = Field(
+        default=None,
+        description="while held (`changes_kind` pending): how many of the held changes trip no rule, which"
+        " Apply safe changes applies now (0: none, or applied already); null when not held or not counted",
+    )
 
 
 class SchoolList(BaseModel):
@@ -165,10 +193,20 @@ class LinkedReport(SchoolView):
     quarantine: QuarantineReport | None = None  # of the district's latest sync
 
 
+class UndoView(BaseModel):
+    """The applied change set Undo would take back: offered until `until` (30 days after its apply)."""
+
+    sync_id: str
+    applied_at: datetime
+    until: datetime
+    changes: ChangeTotals | None = Field(description="what it changed, when still known")
+
+
 class SchoolReport(LinkedReport):
     """The school's SIS sync report: the list item plus per-type counts, examples and history."""
 
     history: list[AuditEntry]
+    undo: UndoView | None = None  # the change set an admin can still undo, if any
 
 
 class CsvDownload(BaseModel):
@@ -219,6 +257,41 @@ class ClearResponse(BaseModel):
     results: list[ClearResult]
 
 
+class ApplySafeRequest(Body):
+    """Apply safe changes: the same shape as Clear holds, one pending change set per school."""
+
+    schools: Annotated[list[ClearItem], Field(min_length=1, max_length=MAX_SCHOOLS_PER_REQUEST)]
+
+
+# applied_safe: its safe part is being applied (in the background), the rest stays on hold;
+# nothing_safe: every change of it waits for review (or its safe part was applied already);
+# stale, not_on_hold, disconnected: as for Clear holds, and nothing is applied
+ApplySafeOutcome = Literal["applied_safe", "stale", "not_on_hold", "nothing_safe", "disconnected"]
+
+
+class ApplySafeResult(BaseModel):
+    school_id: str
+    result: ApplySafeOutcome
+    sync_id: str
+    safe_changes: int | None = None  # how many changes apply now, when known
+
+
+class ApplySafeResponse(BaseModel):
+    results: list[ApplySafeResult]
+
+
+class UndoRequest(Body):
+    """Undo: the school's most recently applied change set, named by its sync id."""
+
+    sync_id: Id
+
+
+class UndoResponse(BaseModel):
+    school_id: str
+    sync_id: str
+    result: Literal["undoing"] = Field(description="the undo started; it runs in the background")
+
+
 class SyncRequest(Body):
     """ "Check for new Clever data": `confirm` must be true (the dashboard's "Yes, Continue")."""
 
@@ -255,6 +328,34 @@ class SyncStatusView(BaseModel):
     status: SyncStatus
     error: ErrorDetail | None = None
     schools: SyncSchools
+
+
+class SyncHistorySchools(BaseModel):
+    """A past sync's schools: held, applied and released by id; how many it found unchanged."""
+
+    held: list[str] = Field(default_factory=list)
+    applied: list[str] = Field(default_factory=list)
+    released: list[str] = Field(default_factory=list)
+    unchanged: int = 0
+
+
+class SyncHistoryEntry(BaseModel):
+    sync_id: str
+    trigger: str = Field(
+        description="schedule, manual (Check for new Clever data), reconnect (I fixed it), operator"
+    )
+    started_at: datetime
+    finished_at: datetime | None
+    status: SyncStatus
+    error: ErrorDetail | None = None
+    schools: SyncHistorySchools
+
+
+class SyncHistoryPage(BaseModel):
+    """`GET /v1/districts/{d}/syncs`: the district's syncs, newest first, a page at a time."""
+
+    syncs: list[SyncHistoryEntry]
+    next_cursor: str | None
 
 
 class PollRequest(BaseModel):
@@ -314,3 +415,52 @@ class MatchResponse(BaseModel):
 class AuditPage(BaseModel):
     entries: list[AuditEntry]
     next_cursor: str | None
+
+
+# --- threshold preview ----------------------------------------------------------------------------
+
+PreviewEffect = Literal["newly_held", "no_longer_held", "reasons_changed", "same", "unknown"]
+
+
+class VerdictView(BaseModel):
+    held: bool
+    reasons: list[str]
+
+
+class ChangeSetPreview(BaseModel):
+    sync_id: str
+    happened: Literal["on_hold", "applying", "applied", "released"] = Field(
+        description="what became of it: still held, being applied, applied as clean, applied by Clear holds"
+    )
+    current: VerdictView | None = Field(description="under the thresholds in force; null when not stored")
+    proposed: VerdictView | None = Field(description="under the proposed thresholds; null when not stored")
+    effect: PreviewEffect = Field(description="`unknown`: the change set is no longer stored (90 days)")
+
+
+class SchoolPreview(BaseModel):
+    school_id: str
+    name: str
+    status: SchoolStatus
+    change_sets: list[ChangeSetPreview] = Field(
+        description="the pending change set first, then the last three applied, newest first"
+    )
+    held_now: bool = Field(description="a change set listed is held under the thresholds in force")
+    held_proposed: bool = Field(description="a change set listed is held under the proposed thresholds")
+
+
+class PreviewSummary(BaseModel):
+    schools: int
+    held_now: int = Field(description="schools with a change set listed held under the thresholds in force")
+    held_proposed: int = Field(description="the same under the proposed thresholds")
+    newly_held: int = Field(description="schools with a change set held only under the proposed thresholds")
+    no_longer_held: int = Field(description="schools with a change set held only under the current ones")
+    change_sets: int
+    unknown: int = Field(description="change sets no longer stored, left out of the counts")
+
+
+class SettingsPreview(BaseModel):
+    """`POST /v1/districts/{d}/settings/preview`: the change sets already evaluated, judged again."""
+
+    settings: DistrictSettings = Field(description="the settings the patch would make (not saved)")
+    summary: PreviewSummary
+    schools: list[SchoolPreview]

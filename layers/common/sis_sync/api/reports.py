@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final
 from urllib.parse import quote
 
@@ -11,7 +12,9 @@ from sis_sync.api.context import ApiContext
 from sis_sync.api.errors import NotFoundError
 from sis_sync.api.identity import Identity, Role
 from sis_sync.api.models import (
+    ChangesKind,
     ChangeTotals,
+    CleverPauseView,
     DistrictView,
     HoldView,
     LastError,
@@ -24,7 +27,8 @@ from sis_sync.api.models import (
     SchoolReport,
     SchoolView,
 )
-from sis_sync.model import District, School, SchoolStatus, SyncRun
+from sis_sync.api.undo import undo_view
+from sis_sync.model import CleverPause, Decision, District, School, SchoolStatus, SyncRun
 from sis_sync.polling import status_of
 from sis_sync.snapshot import RecordType
 
@@ -72,9 +76,10 @@ def school_report(ctx: ApiContext, who: Identity, district_id: str, school_id: s
 
 def report(ctx: ApiContext, district: District, school: School, *, history: bool = True) -> SchoolReport:
     view = school_view(school, district)
+    counted = school.changes if view.changes_kind != "none" else {}
     by_type = {
         record_type: ChangeTotals.model_validate(counts)
-        for record_type, counts in (school.changes.get("by_type") or {}).items()
+        for record_type, counts in (counted.get("by_type") or {}).items()
     }
     examples = [
         {"reason": hold.reason.value} | example
@@ -103,6 +108,7 @@ def report(ctx: ApiContext, district: District, school: School, *, history: bool
         history=entries,
         csv_url=csv_url,
         quarantine=quarantine_report(latest, school.clever_school_id) if latest else None,
+        undo=undo_view(school, ctx.now()) if history else None,
     )
 
 
@@ -156,11 +162,39 @@ def district_view(district: District) -> DistrictView:
         last_error=last_error,
         last_sync_at=district.last_sync_at,
         settings=district.settings,
+        clever_pause=_pause_view(district.clever_pause),
     )
 
 
+def _pause_view(pause: CleverPause | None) -> CleverPauseView | None:
+    if pause is None:
+        return None
+    return CleverPauseView(
+        paused=pause.active, pause_start=pause.start, pause_end=pause.end, first_sync_id=pause.first_sync_id
+    )
+
+
+def changes_kind(school: School) -> tuple[ChangesKind, datetime | None]:
+    """What the school's stored change summary counts now, and since when. Evaluation writes the
+    summary with the pending change set (naming its sync; summaries stored before did not); one
+    that is neither held, being applied, nor the applied one (a hold that released itself when
+    Clever's data went back to what is applied) counts nothing."""
+    summarised = school.changes.get("sync_id")
+    pending = school.pending
+    if pending is not None and summarised in (None, pending.sync_id):
+        if pending.decision is Decision.HOLD and school.status is SchoolStatus.ON_HOLD:
+            return "pending", pending.evaluated_at
+        if pending.decision is Decision.APPLY:
+            return "applying", pending.evaluated_at
+    if pending is None and school.applied is not None and school.applied.sync_id == summarised:
+        return "last_applied", school.last_synced_at
+    return "none", None
+
+
 def school_view(school: School, district: District) -> SchoolView:
-    totals = {kind: int(school.changes.get(kind, 0)) for kind in ChangeTotals.model_fields}
+    kind, at = changes_kind(school)
+    counted = school.changes if kind != "none" else {}
+    totals = {name: int(counted.get(name, 0)) for name in ChangeTotals.model_fields}
     return SchoolView(
         school_id=school.school_id,
         name=school.name,
@@ -170,4 +204,7 @@ def school_view(school: School, district: District) -> SchoolView:
         pending_sync_id=school.pending_sync_id,
         last_synced_at=school.last_synced_at,
         changes=ChangeTotals.model_validate(totals),
+        changes_kind=kind,
+        changes_at=at,
+        safe_changes=school.pending.safe_changes if kind == "pending" and school.pending else None,
     )

@@ -41,6 +41,14 @@ def update_settings(ctx: ApiContext, who: Identity, district_id: str, patch: Set
     return district_view(district.model_copy(update={"settings": settings}))
 
 
+def proposed_settings(
+    ctx: ApiContext, district_id: str, current: DistrictSettings, patch: SettingsPatch
+) -> DistrictSettings:
+    """The settings saving `patch` would make, refused exactly as a save would refuse it (the
+    threshold preview judges with these)."""
+    return _patched(ctx, district_id, current, patch)
+
+
 def _patched(
     ctx: ApiContext, district_id: str, current: DistrictSettings, patch: SettingsPatch
 ) -> DistrictSettings:
@@ -57,7 +65,7 @@ def _patched(
                 data["school_overrides"].pop(school_id, None)
             else:
                 data["school_overrides"][school_id] = override.model_dump(exclude_none=True)
-    for name in ("disconnect_after_failures", "sync_interval_minutes"):
+    for name in ("disconnect_after_failures", "sync_interval_minutes", "apply_safe_changes_automatically"):
         if (value := getattr(patch, name)) is not None:
             data[name] = value
     try:

@@ -28,7 +28,13 @@ def link_csv(ctx: ApiContext, claims: LinkClaims) -> StoredCsv:
             "the hold this link was sent for has been released or replaced by newer changes: "
             "open the dashboard to see the school"
         )
-    stored = ctx.csv.read(csv_key(claims.district_id, claims.school_id, claims.sync_id))
+    # the pending change set's own CSV: after Apply safe changes, only what is still held
+    key = (
+        school.pending.csv_key
+        if school.pending
+        else csv_key(claims.district_id, claims.school_id, claims.sync_id)
+    )
+    stored = ctx.csv.read(key)
     if stored is None:
         raise NotFoundError("the change set of this link is no longer available")
     return stored

@@ -9,6 +9,8 @@ running sync's id and starts no second pull.
 
 from __future__ import annotations
 
+from typing import Final
+
 from sis_sync.api import audit_log
 from sis_sync.api.context import ApiContext
 from sis_sync.api.errors import ConfirmationRequiredError, NotFoundError
@@ -17,6 +19,9 @@ from sis_sync.api.models import (
     ErrorDetail,
     PollRequest,
     ReconnectResponse,
+    SyncHistoryEntry,
+    SyncHistoryPage,
+    SyncHistorySchools,
     SyncRequest,
     SyncSchools,
     SyncStarted,
@@ -29,6 +34,8 @@ from sis_sync.polling import LEASE, disconnect, sync_id_for
 from sis_sync.store.tokens import MissingTokenError
 
 TOKEN_DISTRICT_MISMATCH = TokenDistrictMismatchError.code
+SYNC_PAGE_MAX: Final = 50
+SYNC_PREFIX: Final = "SYNC#"
 
 
 def check_now(ctx: ApiContext, who: Identity, district_id: str, request: SyncRequest) -> SyncStarted:
@@ -90,9 +97,44 @@ def sync_status(ctx: ApiContext, who: Identity, district_id: str, sync_id: str) 
     run = ctx.state.get_sync_run(district_id, sync_id)
     if run is None:
         raise NotFoundError(f"sync {sync_id} not found")
+    status, error, schools = _what_it_did(ctx, run)
+    return SyncStatusView(sync_id=sync_id, status=status, error=error, schools=schools)
+
+
+def sync_history(
+    ctx: ApiContext, who: Identity, district_id: str, limit: int, cursor: str | None
+) -> SyncHistoryPage:
+    """The district's syncs, newest first: when, why, how it ended and what it did to which schools
+    (one Query for the page, one per sync for its schools' outcomes)."""
+    ctx.require_district(who, district_id)
+    after = audit_log.decode_cursor(cursor, prefix=SYNC_PREFIX) if cursor else None
+    runs, next_sk = ctx.state.sync_run_page(district_id, limit=min(max(limit, 1), SYNC_PAGE_MAX), after=after)
+    entries = []
+    for run in runs:
+        status, error, schools = _what_it_did(ctx, run)
+        entries.append(
+            SyncHistoryEntry(
+                sync_id=run.sync_id,
+                trigger=run.trigger,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                status=status,
+                error=error,
+                schools=SyncHistorySchools(
+                    held=schools.held,
+                    applied=schools.applied,
+                    released=schools.released,
+                    unchanged=len(schools.unchanged),
+                ),
+            )
+        )
+    return SyncHistoryPage(syncs=entries, next_cursor=audit_log.encode_cursor(next_sk) if next_sk else None)
+
+
+def _what_it_did(ctx: ApiContext, run: SyncRun) -> tuple[SyncStatus, ErrorDetail | None, SyncSchools]:
     schools = SyncSchools(unchanged=sorted(run.unchanged_school_ids))
     settled = 0
-    for outcome in sorted(ctx.state.outcomes(district_id, sync_id), key=lambda o: o.school_id):
+    for outcome in sorted(ctx.state.outcomes(run.district_id, run.sync_id), key=lambda o: o.school_id):
         settled += outcome.settled
         if outcome.outcome is SchoolOutcome.HELD:
             schools.held.append(outcome.school_id)
@@ -104,7 +146,7 @@ def sync_status(ctx: ApiContext, who: Identity, district_id: str, sync_id: str) 
             schools.applied.append(outcome.school_id)
     schools.unchanged.sort()
     status, error = _status(run, settled)
-    return SyncStatusView(sync_id=sync_id, status=status, error=error, schools=schools)
+    return status, error, schools
 
 
 def _status(run: SyncRun, settled: int) -> tuple[SyncStatus, ErrorDetail | None]:

@@ -23,6 +23,7 @@ that drips in slowly is cut off at `request_budget_s` for the whole request (and
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ from sis_sync.observability import logger
 
 DEFAULT_BASE_URL: Final = "https://api.clever.com"
 MAX_PAGE_LIMIT: Final = 10_000
+RATE_LIMIT_PER_MINUTE: Final = 1_200  # Clever's limit per district token
 RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
 AUTH_STATUSES: Final = frozenset({401, 403})
 _CLEVER_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -110,6 +112,15 @@ class PagingLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """One page of a listing as Clever sent it (for storing raw) and where its listing goes next."""
+
+    body: bytes
+    records: int
+    next_uri: str | None  # None: the listing's last page
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """A record that failed its model: where it was and why, never what it contained."""
 
@@ -121,7 +132,8 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionCheck:
-    """Outcome of `check_connection`: `code`/`detail` are those of the `CleverError` when not ok."""
+    """Outcome of `check_connection`: when not ok, the `CleverError`'s `code` and its `message`
+    (as `detail`, what the admin reads)."""
 
     ok: bool
     code: str | None = None
@@ -235,6 +247,8 @@ class CleverHttp:
         self._fields_reported: dict[str, set[str]] = {}
         self.rejected: list[Rejection] = []
         self.request_count = 0
+        self._counting = threading.Lock()  # listings fetched from several threads share the counts
+        self._next_request_at = 0.0
         self.pages_read = 0
         self.records_read = 0
 
@@ -323,6 +337,38 @@ class CleverHttp:
                 fetching = ahead.submit(self._fetch_page, url, policy, timeout_s)
                 yield page
 
+    def first_page_uri(self, path: str, params: QueryParams | None = None) -> str:
+        """Where a listing starts: the cursor a resumable listing keeps before its first page."""
+        url = httpx.URL(path, params={"limit": self._page_limit, **(params or {})})
+        return str(url)
+
+    def fetch_page(self, uri: str) -> FetchedPage:
+        """One page at `uri` (a listing's first page or a `next` link), retried like any page, with
+        the truncation check of `pages`: a full page without a `next` link fails the listing.
+
+        The caller keeps the cursor (the returned `next_uri`), so a listing can stop after any page
+        and resume in another process; it also counts pages against its own caps."""
+        url = self._resolve(uri)
+        self._pace()
+        response = self._get(url, self._retry, None)
+        page = self._parse_page(response, url)
+        with self._counting:
+            self.pages_read += 1
+            self.records_read += len(page.data)
+        if page.next_uri is None and len(page.data) >= _asked_limit(url, self._page_limit):
+            raise CleverTruncated(f"page at {url.path} is full but has no next link")
+        return FetchedPage(body=response.content, records=len(page.data), next_uri=page.next_uri)
+
+    def _pace(self) -> None:
+        """Space page requests from every thread to Clever's rate limit (1,200 a minute per
+        token), so listings fetched concurrently never provoke a 429 storm."""
+        with self._counting:
+            now = self._clock()
+            start = max(now, self._next_request_at)
+            self._next_request_at = start + 60.0 / RATE_LIMIT_PER_MINUTE
+        if start > now:
+            self._sleep(start - now)
+
     def _count_page(self, url: httpx.URL, records: int) -> None:
         """Count a page against the limits: past a cap, the listing is not one to trust."""
         self.pages_read += 1
@@ -393,7 +439,8 @@ class CleverHttp:
             ends = min(ends, self._deadline)
         per_read = min(self._timeout_s if timeout_s is None else timeout_s, ends - started)
         try:
-            self.request_count += 1
+            with self._counting:
+                self.request_count += 1
             with self._http.stream(
                 "GET", url, headers=self._headers, timeout=httpx.Timeout(per_read, connect=min(per_read, 5.0))
             ) as streamed:
@@ -405,8 +452,9 @@ class CleverHttp:
         status = response.status_code
         if 200 <= status < 300:
             return response
-        if status in AUTH_STATUSES:
-            raise CleverAuthError(f"Clever refused the token on {url.path}", status=status)
+        if status in AUTH_STATUSES:  # the admin's words; the path is for the logs
+            logger.warning("Clever refused the token", path=url.path, status=status)
+            raise CleverAuthError("Clever refused sis-sync's access", status=status)
         if status == 429:
             raise _TransientError(
                 f"rate limited on {url.path}", status=status, reset_at=_reset_at(response, self._clock)
@@ -585,7 +633,7 @@ class CleverClient(CleverHttp):
             district = self._district(policy, CHECK_TIMEOUT_S)
         except CleverError as exc:
             logger.warning("Clever connection check failed", code=exc.code, status=exc.status)
-            return ConnectionCheck(ok=False, code=exc.code, detail=exc.detail, status=exc.status)
+            return ConnectionCheck(ok=False, code=exc.code, detail=exc.message, status=exc.status)
         logger.info("Clever connection check passed", district_id=district.id)
         return ConnectionCheck(ok=True, district_id=district.id)
 
@@ -597,6 +645,18 @@ class CleverClient(CleverHttp):
         if len(found) != 1:
             raise CleverBadResponse(f"expected exactly one district, got {len(found)}")
         return found[0]
+
+
+def validated(
+    kind: str, model: type[M], page: Page, number: int, first_index: int, rejected: list[Rejection]
+) -> Iterator[M]:
+    """The records of a stored page as `model`; one that fails it goes to `rejected` (as a listing
+    read live would put it in `CleverClient.rejected`), never silently dropped."""
+    for index, envelope in enumerate(page.data, first_index):
+        try:
+            yield model.model_validate(envelope.data)
+        except ValidationError as exc:
+            rejected.append(Rejection(kind, index, number, _summary(exc)))
 
 
 def _asked_limit(url: httpx.URL, default: int) -> int:

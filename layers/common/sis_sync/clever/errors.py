@@ -28,9 +28,15 @@ class CleverError(Exception):
         self.detail = detail
         self.status = status
 
-    def __str__(self) -> str:
+    @property
+    def message(self) -> str:
+        """What an admin reads (the dashboard, the e-mail): the detail and the status, without the
+        `code`, which is recorded beside it (else it would show twice: "auth: auth: ...")."""
         where = f" (HTTP {self.status})" if self.status is not None else ""
-        return f"{self.code}: {self.detail}{where}"
+        return f"{self.detail}{where}"
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(detail={self.detail!r}, status={self.status!r})"
@@ -68,8 +74,9 @@ class CleverBadResponse(CleverError):  # noqa: N818 - the name is the contract
         super().__init__(detail, status=status)
         self.snippet = snippet
 
-    def __str__(self) -> str:
-        base = super().__str__()
+    @property
+    def message(self) -> str:
+        base = super().message
         return f"{base}: {self.snippet}" if self.snippet else base
 
     def __repr__(self) -> str:

@@ -4,7 +4,7 @@ execution input), so the start costs one PutObject and one StartExecution howeve
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel
@@ -13,10 +13,15 @@ from sis_sync.store.executions import Executions
 
 
 class Approval(BaseModel):
-    """One school's approved change set: one item of the release manifest."""
+    """One school's approved change set: one item of the release manifest. `mode` "release"
+    (Clear holds) applies all of it; "apply_safe" only the part that trips no rule; "undo" takes the
+    applied change set back. `again` tells apart a second approval of the same change set after an
+    undo, so that it starts an execution of its own (an execution name runs once)."""
 
     school_id: str
     sync_id: str
+    mode: Literal["release", "apply_safe", "undo"] = "release"
+    again: str = ""
 
 
 def release_manifest_key(district_id: str, execution_name: str) -> str:
@@ -38,7 +43,7 @@ class ReleaseStarter:
         self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
-            Body=orjson.dumps([approval.model_dump() for approval in approvals]),
+            Body=orjson.dumps([approval.model_dump(exclude_defaults=True) for approval in approvals]),
             ContentType="application/json",
         )
         return self._executions.start(

@@ -366,7 +366,8 @@ class StateTable:
                             "Key": key,
                             "UpdateExpression": (
                                 "SET applied = :applied, #status = :status, holds = :empty_list,"
-                                " notified_reasons = :empty_list, last_synced_at = :at, dirty = :empty_map"
+                                " notified_reasons = :empty_list, last_synced_at = :at, dirty = :empty_map,"
+                                " last_applied = :last_applied"
                                 " REMOVE #pending ADD version :one"
                             ),
                             "ConditionExpression": "#pending.#sync_id = :sync_id",
@@ -377,6 +378,7 @@ class StateTable:
                             },
                             "ExpressionAttributeValues": {
                                 ":applied": to_item(school.applied),
+                                ":last_applied": school.last_applied and to_item(school.last_applied),
                                 ":status": school.status.value,
                                 ":empty_list": [],
                                 ":empty_map": {},
@@ -384,6 +386,145 @@ class StateTable:
                                 ":sync_id": sync_id,
                                 ":one": 1,
                             },
+                        }
+                    },
+                    *(
+                        {"Put": {"TableName": self._table.name, "Item": item}}
+                        for item in self._audit_items(entry)
+                    ),
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def commit_safe_apply(
+        self, school: School, sync_id: str, applied_sha256: str | None, entry: AuditEntry
+    ) -> bool:
+        """Apply safe changes' commit: move the applied pointer to the safe part's snapshot and make
+        the school's pending change set, holds and counts those of the rest, with an audit entry, in
+        one transaction; only while `sync_id` is still pending on hold over the applied snapshot
+        `applied_sha256` (None: nothing applied yet) the safe part was computed from."""
+        assert school.applied
+        assert school.pending
+        assert school.safe_applied
+        key = {"pk": district_pk(school.district_id), "sk": f"SCHOOL#{school.school_id}"}
+        base = "attribute_not_exists(applied)" if applied_sha256 is None else "applied.sha256 = :base"
+        stored = to_item(school)
+        values: dict[str, Any] = {
+            ":applied": stored["applied"],
+            ":pending": stored["pending"],
+            ":holds": stored["holds"],
+            ":changes": stored["changes"],
+            ":safe": stored["safe_applied"],
+            ":last_applied": stored.get("last_applied"),
+            ":empty_map": {},
+            ":sync_id": sync_id,
+            ":on_hold": SchoolStatus.ON_HOLD.value,
+            ":one": 1,
+        }
+        if applied_sha256 is not None:
+            values[":base"] = applied_sha256
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table.name,
+                            "Key": key,
+                            "UpdateExpression": (
+                                "SET applied = :applied, #pending = :pending, holds = :holds,"
+                                " changes = :changes, safe_applied = :safe, dirty = :empty_map,"
+                                " last_applied = :last_applied ADD version :one"
+                            ),
+                            "ConditionExpression": (
+                                f"#pending.#sync_id = :sync_id AND #status = :on_hold AND {base}"
+                            ),
+                            "ExpressionAttributeNames": {
+                                "#pending": "pending",
+                                "#sync_id": "sync_id",
+                                "#status": "status",
+                            },
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    *(
+                        {"Put": {"TableName": self._table.name, "Item": item}}
+                        for item in self._audit_items(entry)
+                    ),
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def claim_undo(
+        self, district_id: str, school_id: str, name: str, target: SnapshotRef, applied_sha256: str
+    ) -> bool:
+        """Mark Undo's roster writes (toward `target`) as begun under `name`, while the snapshot Undo
+        reverts is still the applied one: a crash leaves them for the next apply to put right."""
+        try:
+            self._table.update_item(
+                Key={"pk": district_pk(district_id), "sk": f"SCHOOL#{school_id}"},
+                UpdateExpression="SET dirty.#name = :ref ADD version :one",
+                ConditionExpression="applied.sha256 = :base",
+                ExpressionAttributeNames={"#name": name},
+                ExpressionAttributeValues={":ref": to_item(target), ":base": applied_sha256, ":one": 1},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def commit_undo(
+        self, school: School, applied_sha256: str, repaired: list[str], entry: AuditEntry
+    ) -> bool:
+        """Undo's commit: the applied pointer back (or gone, for a first sync), the undone change set
+        pending on hold, the dirty entries put right forgotten, with an audit entry, in one transaction;
+        only while the snapshot undone (`applied_sha256`) is still applied and no other change set is
+        pending (a newer sync evaluated meanwhile: its apply may be writing)."""
+        assert school.pending is not None
+        key = {"pk": district_pk(school.district_id), "sk": f"SCHOOL#{school.school_id}"}
+        stored = to_item(school)
+        names = {"#pending": "pending", "#status": "status", "#sync_id": "sync_id"}
+        names |= {f"#d{n}": name for n, name in enumerate(repaired)}
+        values: dict[str, Any] = {
+            ":pending": stored["pending"],
+            ":on_hold": SchoolStatus.ON_HOLD.value,
+            ":holds": stored["holds"],
+            ":notified": stored["notified_reasons"],
+            ":changes": stored["changes"],
+            ":base": applied_sha256,
+            ":sync_id": school.pending.sync_id,
+            ":one": 1,
+        }
+        sets = "#pending = :pending, #status = :on_hold, holds = :holds, notified_reasons = :notified,"
+        sets += " changes = :changes"
+        removes = ["last_applied", "safe_applied", *(f"dirty.#d{n}" for n in range(len(repaired)))]
+        if school.applied is None:
+            removes.append("applied")
+        else:
+            sets += ", applied = :applied"
+            values[":applied"] = stored["applied"]
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table.name,
+                            "Key": key,
+                            "UpdateExpression": f"SET {sets} REMOVE {', '.join(removes)} ADD version :one",
+                            "ConditionExpression": (
+                                "applied.sha256 = :base"
+                                " AND (attribute_not_exists(#pending) OR #pending.#sync_id = :sync_id)"
+                            ),
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
                         }
                     },
                     *(
@@ -436,6 +577,23 @@ class StateTable:
         condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("SYNC#")
         page = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
         return [from_item(SyncRun, item) for item in page.get("Items", [])]
+
+    def sync_run_page(
+        self, district_id: str, *, limit: int = 20, after: str | None = None
+    ) -> tuple[list[SyncRun], str | None]:
+        """A page of the district's sync runs, newest first, and the sort key to go on after (None
+        at the end): the sync history."""
+        condition = Key("pk").eq(district_pk(district_id)) & Key("sk").begins_with("SYNC#")
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = {"pk": district_pk(district_id), "sk": after}
+        page = self._table.query(**kwargs)
+        cursor = page.get("LastEvaluatedKey", {}).get("sk")
+        return [from_item(SyncRun, item) for item in page.get("Items", [])], cursor
 
     # What a sync did to each of its changed schools ---------------------------------------------------
 

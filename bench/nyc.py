@@ -1,0 +1,309 @@
+"""`make bench-nyc`: New York City's district (1,800 schools, 1,000,000 students) polled step by step
+as the poll state machine runs it, against the simulator with 5 s per page.
+
+    python -m bench.nyc [SIMULATOR OPTIONS]      the whole bench (default: --preset nyc
+                                                 --page-latency 5); the last line is its JSON
+    python -m bench.nyc step DISTRICT SYNC DIR   one poll step (one Lambda invocation), one process
+
+Every step is a fresh process (as a fresh invocation is: nothing carried over but what is stored),
+timed from the outside (start-up included) and reporting its own peak RSS. AWS is a moto server
+in this process (the stack of template.yaml); the pull's pages and cursors go to local disk through
+`DiskPullStore` (PullStore's interface), so moto does not hold gigabytes of pages in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from bench.__main__ import ENV, ROOT, serve_simulator
+from sis_sync.pulling import LISTINGS, ListingCursor
+
+PAGE_LATENCY_S = 5.0
+LAMBDA_TIMEOUT_MS = 900_000  # the poll function's Timeout in template.yaml
+MAX_STEPS = 30
+REGION = "us-east-1"
+DISTRICT = "d-nyc"
+
+
+class DiskPullStore:
+    """`PullStore` on local disk: a page per file, a cursor per listing (written whole, then
+    renamed, as S3 and DynamoDB write whole items), the request count in a file."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def _sync(self, district_id: str, sync_id: str) -> Path:
+        return self._folder / district_id / sync_id
+
+    def _write(self, path: Path, body: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_bytes(body)
+        temporary.replace(path)
+
+    def cursors(self, district_id: str, sync_id: str) -> dict[str, ListingCursor]:
+        folder = self._sync(district_id, sync_id)
+        return {
+            name: ListingCursor.model_validate_json((folder / f"{name}.cursor.json").read_bytes())
+            for name in LISTINGS
+            if (folder / f"{name}.cursor.json").exists()
+        }
+
+    def save_cursor(self, district_id: str, sync_id: str, listing: str, cursor: ListingCursor) -> None:
+        self._write(
+            self._sync(district_id, sync_id) / f"{listing}.cursor.json", cursor.model_dump_json().encode()
+        )
+
+    def add_requests(self, district_id: str, sync_id: str, requests: int) -> int:
+        path = self._sync(district_id, sync_id) / "requests"
+        total = (int(path.read_text()) if path.exists() else 0) + requests
+        self._write(path, str(total).encode())
+        return total
+
+    def put_page(self, district_id: str, sync_id: str, listing: str, number: int, body: bytes) -> None:
+        self._write(self._sync(district_id, sync_id) / listing / f"{number:05d}.json.gz", body)
+
+    def page(self, district_id: str, sync_id: str, listing: str, number: int) -> bytes:
+        return (self._sync(district_id, sync_id) / listing / f"{number:05d}.json.gz").read_bytes()
+
+
+def _peak_rss_mb() -> float:
+    """This process's own high-water RSS. Not getrusage's ru_maxrss: Linux carries that over
+    fork and exec, so a step would report this bench's (moto's) RSS when it is the larger."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def step(district_id: str, sync_id: str, folder: Path) -> dict[str, Any]:
+    """One poll_clever invocation of the state machine's loop (`loop: true`), in this process."""
+    from sis_sync import services
+    from sis_sync.polling import poll_step
+    from sis_sync.scheduling import STEP_S, poll_budget
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    services.reset()
+    poller = replace(services.poller(), pulls=DiskPullStore(folder))
+    done = poll_step(
+        poller,
+        district_id,
+        sync_id,
+        trigger="schedule",
+        budget_s=poll_budget(LAMBDA_TIMEOUT_MS),
+        step_s=STEP_S,
+    )
+    return {
+        "done": done.done,
+        "status": done.run.status.value,
+        "requests": done.run.requests,
+        "changed_schools": len(done.run.changed_schools),
+        "error": done.run.error.code if done.run.error else None,
+        "wall_s": round(time.perf_counter() - wall, 1),
+        "cpu_s": round(time.process_time() - cpu, 1),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _start_stack() -> Any:
+    """template.yaml's resources in a moto server in this process (its memory is not a step's)."""
+    from moto.server import ThreadedMotoServer
+
+    from devstack.stack import create_stack
+
+    for name in [n for n in os.environ if n.startswith(("AWS_", "POWERTOOLS_"))]:
+        del os.environ[name]
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto's fake credentials)
+        AWS_DEFAULT_REGION=REGION,
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    _, port = server.get_host_and_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    # executions are recorded, not run: the evaluate and release machines are timed on their own
+    httpx.post(f"{endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}).raise_for_status()
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    stack = create_stack(
+        ROOT / "template.yaml", boto3.Session(region_name=REGION), parameters={"SenderEmail": "b@bench.local"}
+    )
+    os.environ.update(stack.environment)
+    return stack
+
+
+def _onboard(url: str, token: str) -> None:
+    from sis_sync import services
+    from sis_sync.clever.client import CleverClient
+    from sis_sync.onboarding import onboard_district
+
+    services.reset()
+    with CleverClient(url, token) as client:
+        onboard_district(
+            services.state_table(),
+            services.token_store(),
+            client,
+            district_id=DISTRICT,
+            token=token,
+            admin_emails=["admin@bench.local"],
+            now=datetime.now(UTC),
+            source="bench",
+        )
+
+
+def _poll(sync_id: str, folder: Path) -> tuple[list[dict[str, Any]], float]:
+    """The state machine's loop: a fresh process per step until one says done."""
+    steps: list[dict[str, Any]] = []
+    began = time.perf_counter()
+    while len(steps) < MAX_STEPS:
+        start = time.perf_counter()
+        output = subprocess.run(
+            [sys.executable, "-m", "bench.nyc", "step", DISTRICT, sync_id, str(folder)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PYTHONPATH": ENV["PYTHONPATH"]},
+            cwd=ROOT,
+        ).stdout
+        figures = json.loads(output.strip().splitlines()[-1])
+        figures["invocation_s"] = round(time.perf_counter() - start, 1)  # process start-up included
+        steps.append(figures)
+        print(f"step {len(steps)}: " + json.dumps(figures), flush=True)
+        if figures["done"]:
+            break
+    return steps, time.perf_counter() - began
+
+
+def _evaluate(sync_id: str) -> dict[str, Any]:
+    """Diff + hold rules + changes CSV of every changed school (each one's first sync: all
+    additions), one school after the other, the schools read from the poll's manifest and each
+    snapshot from the bucket, as the evaluate Map's iterations read them. The Map runs
+    MapConcurrency of these at once; its states and DynamoDB writes are not timed."""
+    from sis_sync import services
+    from sis_sync.changes_csv import linked_student_names, write_changes_csv
+    from sis_sync.rules import evaluate
+    from sis_sync.settings import HoldThresholds
+    from sis_sync.snapshot import decode
+
+    services.reset()
+    s3, bucket, thresholds = services.client("s3"), services.environment().snapshot_bucket, HoldThresholds()
+    key = f"manifests/{DISTRICT}/{sync_id}.json"
+    changed = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    longest = 0.0
+    began = time.perf_counter()
+    for school in changed:
+        start = time.perf_counter()
+        after = decode(s3.get_object(Bucket=bucket, Key=school["snapshot_key"])["Body"].read())
+        evaluation = evaluate(None, after, thresholds)
+        write_changes_csv(
+            evaluation, linked_student_names(evaluation.change_set, after.records), io.BytesIO()
+        )
+        longest = max(longest, time.perf_counter() - start)
+    return {
+        "evaluate_s": round(time.perf_counter() - began, 1),
+        "evaluate_max_school_s": round(longest, 2),
+        "evaluated_schools": len(changed),
+    }
+
+
+def _clear_all(sync_id: str) -> dict[str, Any]:
+    """Every school put on hold (written to the table, untimed), then Clear holds naming all of
+    them in one API call: timed to its 202 (one release execution started, not run)."""
+    from devstack.lambdas import FakeContext
+    from functions.api.app import lambda_handler
+    from sis_sync import services
+    from sis_sync.model import Decision, PendingChange, SchoolStatus
+    from tests.api_events import admin, http_event
+
+    services.reset()
+    state = services.state_table()
+    schools = [s for s in state.schools(DISTRICT) if s.clever_school_id]
+    table = boto3.resource("dynamodb").Table(services.environment().state_table)
+    now = datetime.now(UTC)
+    with table.batch_writer() as batch:
+        for school in schools:
+            pending = PendingChange(
+                sync_id=sync_id,
+                key=f"snapshots/{DISTRICT}/{school.school_id}/{sync_id}.json.gz",
+                sha256="bench",
+                decision=Decision.HOLD,
+                evaluated_at=now,
+                csv_key=f"changes/{DISTRICT}/{school.school_id}/{sync_id}.csv",
+            )
+            held = school.model_copy(update={"status": SchoolStatus.ON_HOLD, "pending": pending})
+            batch.put_item(Item=state._school_item(held))
+    body = {"schools": [{"school_id": s.school_id, "sync_id": sync_id} for s in schools]}
+    event = http_event("POST", f"/v1/districts/{DISTRICT}/holds/clear", claims=admin(DISTRICT), body=body)
+    # a warm container: the first request's imports and client set-up are not Clear's
+    lambda_handler(http_event("GET", f"/v1/districts/{DISTRICT}", claims=admin(DISTRICT)), FakeContext("api"))
+    start = time.perf_counter()
+    result = lambda_handler(event, FakeContext(function_name="api"))
+    elapsed = time.perf_counter() - start
+    released = sum(r["result"] == "released" for r in json.loads(result["body"])["results"])
+    return {"clear_all_s": round(elapsed, 2), "clear_all_status": result["statusCode"], "released": released}
+
+
+def main(options: list[str]) -> None:
+    load = os.getloadavg()
+    stack = _start_stack()
+    args = options or ["--preset", "nyc", "--page-latency", str(PAGE_LATENCY_S)]
+    with tempfile.TemporaryDirectory() as folder, serve_simulator(args) as (url, token):
+        os.environ["CLEVER_API_URL"] = url
+        os.environ.update({k: v for k, v in stack.environment.items() if k not in os.environ})
+        _onboard(url, token)
+        sync_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}000Z-bench-{DISTRICT}"
+        steps, poll_wall = _poll(sync_id, Path(folder))
+        cursors = DiskPullStore(Path(folder)).cursors(DISTRICT, sync_id)
+    records = sum(cursor.records for cursor in cursors.values())
+    students = cursors["students"].records if "students" in cursors else 0
+    schools = cursors["schools"].records if "schools" in cursors else 0
+    last = steps[-1]
+    evaluated = _evaluate(sync_id) if last["status"] == "succeeded" else {"evaluate_s": None}
+    cleared = _clear_all(sync_id)
+    budget = math.ceil(records / 10_000) + len(LISTINGS)
+    print(
+        f"records={records} request_bar={math.floor(budget * 1.05)} steps={len(steps)} "
+        f"status={last['status']} error={last['error']} load_before={load} load_after={os.getloadavg()} "
+        + " ".join(f"{k}={v}" for k, v in (evaluated | cleared).items())
+    )
+    print(
+        json.dumps(
+            {
+                "students": students,
+                "schools": schools,
+                "poll_wall_s": round(poll_wall, 1),
+                "max_invocation_s": max(s["invocation_s"] for s in steps),
+                "peak_rss_mb": max(s["peak_rss_mb"] for s in steps),
+                "requests": last["requests"],
+                "evaluate_s": evaluated["evaluate_s"],
+                "clear_all_s": cleared["clear_all_s"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["step"]:
+        print(json.dumps(step(sys.argv[2], sys.argv[3], Path(sys.argv[4]))))
+    else:
+        main(sys.argv[1:])
