@@ -20,7 +20,8 @@ def test_serve_binds_localhost_and_serves_paged_data_over_http() -> None:
     # Given a simulator serving a generated district on a free port
     district = GeneratedDistrict(7, schools=3, students=1000)
     sim = CleverSimulator(district, tokens={"tok-1": district.district_id})
-    with sim.serve() as base_url, httpx.Client(base_url=base_url) as client:
+    # a generous read timeout: pages are built on demand and the machine may be busy
+    with sim.serve() as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
         assert base_url.startswith("http://127.0.0.1:")
 
         def get_json(uri: str) -> dict[str, Any]:
@@ -50,7 +51,8 @@ def test_serve_binds_localhost_and_serves_paged_data_over_http() -> None:
 
 def test_page_failure_and_control_endpoint_over_http() -> None:
     sim = CleverSimulator(GeneratedDistrict(8, schools=3, students=300))
-    with sim.serve() as base_url, httpx.Client(base_url=base_url) as client:
+    # a generous read timeout: pages are built on demand and the machine may be busy
+    with sim.serve() as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
         headers = {"Authorization": f"Bearer {sim.token}"}
         # Given the devstack switches on a failure from page 2 through the control endpoint
         body = {"set": {"page_failures": [{"path": "/v3.0/users", "role": "student", "from_page": 2}]}}

@@ -32,6 +32,8 @@ TEST_FILES = (
     "tests/unit/test_rules.py",
     "tests/unit/test_changes.py",
     "tests/unit/test_changes_csv.py",
+    "tests/unit/test_safe_changes.py",  # the rules' triggers (apply safe changes)
+    "tests/unit/test_pause.py",  # the after-pause note
     "tests/unit/test_snapshot.py",
     "tests/unit/test_spec_conformance.py",
     "tests/integration/test_demo_district_holds.py",

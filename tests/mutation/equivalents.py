@@ -63,4 +63,14 @@ EQUIVALENT: dict[str, str] = {
     "changes.py:_diff_type: delete: 'if not previous:'": (
         "with nothing applied the general path also makes every record an addition, in id order: " + _SHORTCUT
     ),
+    # added with the contact columns, apply-safe and the pause (session 3)
+    "changes.py:from_document: constant: 0 -> 1": (
+        "to_document writes every record type's previous count, so the default is unused"
+    ),
+    "changes_csv.py:<module>: constant: 64 -> 65": "the chunk size: the bytes written are the same",
+    "changes_csv.py:<module>: constant: 1024 -> 1025": "the chunk size: the bytes written are the same",
+    "changes_csv.py:change_row: constant: '' -> 'XX' #3": _ALWAYS_PRESENT + " (every record type has sis_id)",
+    "changes_csv.py:linked_student_names: constant: 'student' -> '' #3": (
+        "display_name names every type but contact and section as a person, as it does a student"
+    ),
 }

@@ -92,6 +92,14 @@ def test_applying_the_diff_gives_the_new_roster(previous: Records, current: Reco
     assert result == current
 
 
+def test_a_first_sync_lists_its_additions_in_id_order_like_every_other_diff() -> None:
+    # Given a first sync whose records arrive out of id order
+    current = roster(student=[student("s3"), student("s1"), student("s2")])
+
+    # Then the change set (and so the CSV) lists them by id, as a later diff would
+    assert [change.clever_id for change in diff(None, current)] == ["s1", "s2", "s3"]
+
+
 @PROPERTY_SETTINGS
 @given(rosters())
 def test_first_sync_adds_everything(current: Records) -> None:

@@ -26,7 +26,7 @@ from sis_sync.changes_csv import (
 from sis_sync.rules import Evaluation, evaluate
 from sis_sync.settings import HoldThresholds
 from sis_sync.snapshot import Records
-from tests.unit.test_changes import contact, roster, student
+from tests.unit.test_changes import contact, roster, section, student
 
 HEADER_LINE = (
     b"change_type,record_type,clever_id,previous_clever_id,sis_id,name,email,changed_fields,hold_reasons,"
@@ -100,6 +100,19 @@ def test_one_row_per_change_with_reasons_only_where_a_rule_fired() -> None:
     )
     assert by_id["c2"]["name"] == "Pat"
     assert by_id["c2"]["email"] == "pat@example.org"
+
+
+def test_a_section_row_has_an_empty_email_cell() -> None:
+    # Given a new class (sections have a SIS id but no e-mail field)
+    rows = parse(
+        csv_of(
+            roster(student=[student("s1", "100")]),
+            roster(student=[student("s1", "100")], section=[section("x1", "s1")]),
+        )
+    )
+
+    # Then its row leaves the e-mail empty, not some filler an admin would read as an address
+    assert [(row["record_type"], row["email"]) for row in rows] == [("section", "")]
 
 
 def test_several_changed_fields_and_hold_reasons_are_separated_by_semicolons() -> None:
