@@ -3,7 +3,7 @@ its pointer."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,15 +18,19 @@ from sis_sync.undo import undo_applied
 
 class ApplyRequest(BaseModel):
     """From the evaluate flow (an EvaluationResult: mode "apply", or "apply_safe" for a held one when
-    the district applies safe changes automatically) or the release flow ("release", "apply_safe",
-    "undo")."""
+    the district applies safe changes automatically) or the release flow, whose manifest item
+    (`approval`) alone says what to do: "release", "apply_safe" or "undo"."""
 
     district_id: str
     sync_id: str
     school_id: str
-    mode: Mode = "apply"
+    mode: Literal["apply", "apply_safe"] = "apply"  # the evaluate flow's
     approved_by: str = "system"
-    approval: Approval | None = None  # the release manifest's item: its mode overrides `mode`
+    approval: Approval | None = None  # the release flow's
+
+    @property
+    def applying(self) -> Mode:
+        return self.approval.mode if self.approval else self.mode
 
 
 @logger.inject_lambda_context(correlation_id_path="sync_id")
@@ -34,7 +38,7 @@ class ApplyRequest(BaseModel):
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ApplyRequest.model_validate(event)
-    mode = request.approval.mode if request.approval else request.mode
+    mode = request.applying
     if mode == "undo":
         result = undo_applied(
             services.applier(),

@@ -1,7 +1,9 @@
-"""notify: e-mails the district admins that a school went on hold or the district disconnected.
+"""notify: e-mails the district admins that schools went on hold or the district disconnected.
 
-Input: the evaluate task's EvaluationResult (a hold; mailed only when `notify` is true) or
-`{"kind": "disconnected", "district_id", "sync_id"}` from the poller. Output: `{"sent", "message_id"}`.
+Input: `{"kind": "holds", "district_id", "sync_id"}` from the evaluate flow once its Map is done (one
+mail for every school the sync newly held), `{"kind": "disconnected", "district_id", "sync_id"}`
+from the poller, or an evaluate task's EvaluationResult (one school; sent by executions started
+before the digest, mailed only when `notify` is true). Output: `{"sent", "message_id"}`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if not result["sent"]:
         metrics.add_metric(name="MailNotNeeded", unit=MetricUnit.Count, value=1)
-    elif notice and notice.kind == "hold":
+    elif notice and notice.kind in ("hold", "holds"):
         metrics.add_metric(name="HoldMailSent", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="DisconnectionMailSent", unit=MetricUnit.Count, value=1)

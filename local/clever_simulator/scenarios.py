@@ -231,6 +231,7 @@ class Scenarios:
     def reset(self) -> ScenarioEffect:
         self._district.reset()
         self.applied.clear()
+        self._numbered = 0  # numbered from 1 again, as when new
         return ScenarioEffect("reset")
 
     def apply(self, name: str, params: Mapping[str, Any]) -> ScenarioEffect:

@@ -67,6 +67,7 @@ class CleverSimulator:
         self.districts: dict[str, RosterSource] = {district_id: self.district}
         """Every district served, by Clever id; a token reads the district it was issued for."""
         self.tokens: dict[str, str] = dict(tokens) if tokens else {default_token(district_id): district_id}
+        self._initial_tokens = dict(self.tokens)
         self.client_credentials = (client_id, client_secret)
         self.user_tokens: dict[str, tuple[str, str]] = {}
         """A user's SSO bearer token (what Log in with Clever hands the app) -> (district, user id)."""
@@ -212,12 +213,17 @@ class CleverSimulator:
         }
 
     def reset(self) -> None:
-        """Clears faults, scenarios, request counts and paging memory."""
+        """Back to how it was built: no faults, scenarios, request counts, rate-limit windows or
+        paging memory; only the first district, with the tokens it started with."""
         self.faults.clear()
         self.scenarios.reset()
         self.requests.reset()
         with self.lock:
             self._page_numbers.clear()
+            self.districts = {self.district.district_id: self.district}
+            self.tokens = dict(self._initial_tokens)
+            self.user_tokens.clear()
+            self.rate_limiter = RateLimiter(self.clock)
 
     # -- serving --
 

@@ -122,6 +122,13 @@ class AuthorizationServer:
         with self._lock:
             self._sessions.pop(session_id or "", None)
 
+    def forget_sign_ins(self) -> None:
+        """No codes, sessions or Clever sign-ins under way: as when the server started."""
+        with self._lock:
+            self._codes.clear()
+            self._sessions.clear()
+            self._federated.clear()
+
     # -- the endpoints ---------------------------------------------------------------------------
 
     def app(self) -> Flask:

@@ -250,6 +250,11 @@ class DemoScenarios:
                 undone.append(self.undo(entry.scenario_id))
         return {"undone": undone, "kept": kept}
 
+    def reset(self) -> None:
+        """Nothing run yet (the simulator's own reset takes the scenarios back)."""
+        self._applied.clear()
+        self._revocations = 0
+
     def _accepted(self, entry: Applied) -> bool:
         if entry.effect is None or entry.school_id is None or entry.name == "share_school":
             return False

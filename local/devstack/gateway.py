@@ -38,6 +38,7 @@ class DevHooks:
         scenario: Callable[[dict[str, Any]], dict[str, Any]] | None,
         panel: Callable[[], str],
         scenarios: Callable[[], dict[str, Any]] | None = None,
+        reset: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.district_of = district_of  # an e-mail's district, asked when a token is made
         self.outbox = outbox
@@ -45,6 +46,7 @@ class DevHooks:
         self.scenario = scenario
         self.panel = panel
         self.scenarios = scenarios  # the panel's schools and the scenarios it can undo
+        self.reset = reset  # back to the state after start-up (with the simulator only)
 
 
 def _is_public(path: str) -> bool:
@@ -179,6 +181,14 @@ def create_gateway(api: Handler, authorizer: JwtAuthorizer, issuer: TokenIssuer,
     def dev_tick() -> Response:
         started = time.monotonic()
         result = hooks.tick()
+        return jsonify(result | {"seconds": round(time.monotonic() - started, 2)})
+
+    @app.post("/dev/reset")
+    def dev_reset() -> Response:
+        if hooks.reset is None:
+            return _refused(404, "not_found", "a reset needs the Clever simulator")
+        started = time.monotonic()
+        result = hooks.reset()
         return jsonify(result | {"seconds": round(time.monotonic() - started, 2)})
 
     @app.get("/dev/scenario")

@@ -28,6 +28,7 @@ from devstack.federation import federation_from_cognito, lambda_trigger
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
+from devstack.reset import delete_parameters, empty_buckets, empty_tables, forget_executions, forget_sent_mail
 from devstack.schedules import run_execution, scheduled_event
 from devstack.settings import DevstackSettings
 from devstack.stack import StackResources, create_stack
@@ -45,6 +46,7 @@ class Devstack:
         self.settings = settings
         self.issuer: TokenIssuer | None = None  # the local authorization server's signing key
         self._auth_server: BaseWSGIServer | None = None
+        self._authorization: AuthorizationServer | None = None
         self.simulator: CleverSimulator | None = None
         self.scenarios: DemoScenarios | None = None  # the demo panel's (with the simulator only)
         self.district_id = SIMULATED_DISTRICT
@@ -173,6 +175,7 @@ class Devstack:
             scenario=self.scenario if self.simulator is not None else None,
             scenarios=self.scenarios.view if self.scenarios is not None else None,
             panel=lambda: PANEL.read_text(encoding="utf-8"),
+            reset=self.reset if self.simulator is not None else None,
         )
         self._gateway.app = create_gateway(api, authorizer, issuer, hooks)
         threading.Thread(target=self._gateway.serve_forever, name="gateway", daemon=True).start()
@@ -195,7 +198,10 @@ class Devstack:
         server = make_server("127.0.0.1", 0, _starting, threaded=True)
         base = f"http://127.0.0.1:{server.server_port}"
         self.issuer = TokenIssuer(issuer=base, audience=client.client_id)
-        server.app = AuthorizationServer(client, self.issuer, self.district_of, federation=federation).app()
+        self._authorization = AuthorizationServer(
+            client, self.issuer, self.district_of, federation=federation
+        )
+        server.app = self._authorization.app()
         self._auth_server = server
         threading.Thread(target=server.serve_forever, name="authorization-server", daemon=True).start()
         os.environ.update(
@@ -266,14 +272,14 @@ class Devstack:
     def admin_environment(self) -> dict[str, str]:
         """What `python -m sis_sync.admin` needs to work on this devstack (moto and its names)."""
         assert self.stack is not None
-        names = ("STATE_TABLE", "TOKEN_PARAMETER_PREFIX", "CLEVER_API_URL", "POLL_FUNCTION_NAME")
+        names = ("STATE_TABLE", "TOKEN_PARAMETER_PREFIX", "CLEVER_API_URL")
         return {
             "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
             "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
             "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
             "AWS_DEFAULT_REGION": REGION,
             **{name: os.environ[name] for name in names},
-            "POLL_FUNCTION_NAME": self.stack.function_names["PollCleverFunction"],
+            "POLL_STATE_MACHINE_ARN": self.stack.poll_arn,
             "NOTIFY_FUNCTION_NAME": self.stack.function_names["NotifyFunction"],
         }
 
@@ -323,13 +329,14 @@ class Devstack:
         return {"syncs": [sync for poll in output.get("polls", []) for sync in poll.get("syncs", [])]}
 
     def wait_for_executions(self) -> None:
-        """Until the asynchronous invokes in flight (a poll the API asked for, a disconnection
-        e-mail) and the executions they and the poll started have finished; bounded."""
+        """Until the executions in flight (a poll the API started, the evaluations and releases
+        it and the schedule's poll started) and the asynchronous invokes (a disconnection e-mail)
+        have finished; bounded."""
         assert self.stack is not None
         sfn = boto3.client("stepfunctions")
         deadline = time.monotonic() + EXECUTION_WAIT_SECONDS
         self._join_invokes(deadline)
-        for arn in (self.stack.evaluate_arn, self.stack.release_arn):
+        for arn in (self.stack.poll_arn, self.stack.evaluate_arn, self.stack.release_arn):
             while time.monotonic() < deadline:
                 running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
                 if not running:
@@ -344,6 +351,27 @@ class Devstack:
     def outbox(self) -> list[dict[str, Any]]:
         assert self.stack is not None
         return sent_messages(self.stack.account_id, self.stack.region)
+
+    def reset(self) -> dict[str, Any]:
+        """Back to what `start` left (tests share one devstack): what the system wrote to moto
+        goes, the simulated district, the demo panel and the sign-ins start over, the app's Clever
+        credentials are given again and the first sync runs again; returns that sync's result."""
+        assert self.stack is not None
+        assert self.simulator is not None
+        assert self.scenarios is not None
+        with self._tick_lock:  # not while a tick runs; what a test left in flight ends first
+            self.wait_for_executions()
+            empty_tables(self.stack.account_id, self.stack.region)
+            empty_buckets(boto3.client("s3"))
+            delete_parameters(boto3.client("ssm"), self.stack.token_parameter_prefix.rstrip("/"))
+            forget_sent_mail(self.stack.account_id, self.stack.region)
+            forget_executions(self.stack.account_id, self.stack.region)
+            self.simulator.reset()
+            self.scenarios.reset()
+            if self._authorization is not None:
+                self._authorization.forget_sign_ins()
+            self._give_app_credentials(*self.simulator.client_credentials)
+        return self.tick()
 
     def scenario(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self.scenarios is not None

@@ -49,6 +49,7 @@ class StackResources:
     bucket: str
     evaluate_arn: str
     release_arn: str
+    poll_arn: str
     function_arns: dict[str, str]
     """Logical id (e.g. "PollCleverFunction") -> function ARN."""
     function_names: dict[str, str]
@@ -178,6 +179,7 @@ def create_stack(
         bucket=environment["SNAPSHOT_BUCKET"],
         evaluate_arn=resolver.resolve({"Ref": "EvaluateStateMachine"}),
         release_arn=resolver.resolve({"Ref": "ReleaseStateMachine"}),
+        poll_arn=resolver.resolve({"Ref": "PollStateMachine"}),
         function_arns={lid: resolver.resolve({"Fn::GetAtt": [lid, "Arn"]}) for lid in functions},
         function_names={lid: resolver.resolve({"Ref": lid}) for lid in functions},
         function_modules={lid: _handler_module(template_dir, p) for lid, p in functions.items()},

@@ -7,10 +7,12 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
+from clever_simulator.scenarios import ScenarioEffect
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from sis_sync import services
 from sis_sync.model import School, SyncRun
@@ -75,13 +77,27 @@ def roster(school_id: str) -> list[dict[str, Any]]:
     return sorted(services.roster_table().items(DISTRICT, school_id), key=lambda item: item["sk"])
 
 
-def hold_one_school(simulator: Any, scenario: str, index: int = 0) -> tuple[str, str, SyncRun]:
-    """Sync s001 clean, then make `scenario` happen at one school and sync s002, which holds it.
+@dataclass(frozen=True)
+class Held:
+    """A school that one scenario at Clever put on hold at sync s002, after a clean s001."""
 
-    Returns that school's Clever id, its school id and the s002 run."""
+    clever_id: str
+    school_id: str
+    run: SyncRun  # s002's
+    effect: ScenarioEffect  # what the scenario changed at Clever (the students it removed, …)
+    roster_before: list[dict[str, Any]]  # the school's roster as s001 applied it
+
+
+def hold_one_school(simulator: Any, scenario: str, index: int = 0) -> Held:
+    """Sync s001 clean, then make `scenario` happen at the `index`-th school (at its first student,
+    for many_guardians) and sync s002, which holds it."""
     sim, _ = simulator
     sync("s001")
-    target: str = sim.district.school_ids()[index]
-    getattr(sim.scenarios, scenario)(school_id=target)
+    clever_id: str = sim.district.school_ids()[index]
+    before = roster(schools()[clever_id].school_id)
+    if scenario == "many_guardians":
+        effect = sim.scenarios.many_guardians(student_id=sim.district.student_ids_of_school(clever_id)[0])
+    else:
+        effect = getattr(sim.scenarios, scenario)(school_id=clever_id)
     run = sync("s002")
-    return target, schools()[target].school_id, run
+    return Held(clever_id, schools()[clever_id].school_id, run, effect, before)

@@ -10,11 +10,12 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.outbox import sent_messages
 from sis_sync import services
 from sis_sync.applying import apply_safe_pending
 from sis_sync.model import SchoolStatus
 from tests.api_events import admin, call, http_event
-from tests.e2e.flow import real_handlers, release, roster, schools, sync, wait
+from tests.e2e.flow import hold_one_school, real_handlers, release, roster, schools, sync, wait
 from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT
 
@@ -41,11 +42,8 @@ def test_apply_safe_applies_what_trips_no_rule_keeps_the_rest_held_and_clear_app
     stack: Any, flow: Any, simulator: Any
 ) -> None:
     # Given a school held at s002 for large removals (its sections lose those students: updates)
-    sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    effect = sim.scenarios.semester_end(school_id=target)
-    sync("s002")
+    on_hold = hold_one_school(simulator, "semester_end")
+    target, effect = on_hold.clever_id, on_hold.effect
     held = schools()[target]
     assert held.pending is not None
     assert held.pending.safe_changes
@@ -98,12 +96,8 @@ def test_apply_safe_applies_what_trips_no_rule_keeps_the_rest_held_and_clear_app
 def test_a_crash_part_way_through_apply_safe_then_a_retry_applies_it_once(
     stack: Any, flow: Any, simulator: Any
 ) -> None:
-    sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    sim.scenarios.semester_end(school_id=target)
-    sync("s002")
-    school_id = schools()[target].school_id
+    held = hold_one_school(simulator, "semester_end")
+    target, school_id = held.clever_id, held.school_id
 
     def crash(batch: int) -> None:
         raise TimeoutError("Lambda timed out")
@@ -142,3 +136,8 @@ def test_the_district_setting_applies_the_safe_part_of_every_held_sync(
     assert school.safe_applied.sync_id == "s002"
     assert school.applied is not None
     assert school.applied.sync_id == "s002"
+    # and the sync's one hold mail, sent after the Map, says what was applied and what waits
+    [mail] = [m for m in sent_messages(stack.account_id, stack.region) if "admin@example.org" in m["to"]]
+    assert mail["subject"] == f"Sync on hold for {school.name}: Large number of removals"
+    added, updated = school.safe_applied.changes["added"], school.safe_applied.changes["updated"]
+    assert f"were applied already ({added} added, {updated} updated)" in " ".join(mail["text"].split())

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from devstack.outbox import sent_messages
 from sis_sync import services
 from sis_sync.applying import apply_pending
 from sis_sync.evaluation import evaluate_school
@@ -38,7 +39,9 @@ def test_a_clean_first_sync_is_applied_to_the_roster(stack: Any, flow: Any, simu
         assert active == changed.counts
         assert sum(archived.values()) == 0
     invoked = {name.rsplit("-", 1)[-1] for name in flow.names()}
-    assert invoked == {"EvaluateHoldsFunction", "ApplyChangesFunction"}
+    # (the sync's hold-mail step runs after every Map; with no school held it sends nothing)
+    assert invoked == {"EvaluateHoldsFunction", "ApplyChangesFunction", "NotifyFunction"}
+    assert sent_messages(stack.account_id, stack.region) == []
 
 
 @pytest.mark.parametrize(
@@ -53,36 +56,50 @@ def test_a_clean_first_sync_is_applied_to_the_roster(stack: Any, flow: Any, simu
 def test_each_hold_reason_holds_only_the_school_it_concerns(
     stack: Any, flow: Any, simulator: Any, scenario: str, reason: str
 ) -> None:
-    # Given a district synced once
-    sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[1]
-    before = roster(schools()[target].school_id)
-    # When Clever's data for one school turns dangerous
-    getattr(sim.scenarios, scenario)(
-        school_id=target
-    ) if scenario != "many_guardians" else sim.scenarios.many_guardians(
-        student_id=sim.district.student_ids_of_school(target)[0]
-    )
-    sync("s002")
+    # Given a district synced once; When Clever's data for one school turns dangerous at s002
+    on_hold = hold_one_school(simulator, scenario, index=1)
     # Then that school is on hold for that reason, nothing of it is applied, the others are not held
-    held = schools()[target]
+    held = schools()[on_hold.clever_id]
     assert held.status is SchoolStatus.ON_HOLD
     assert [h.reason for h in held.holds] == [reason]
     assert held.pending_sync_id == "s002"
     assert held.applied is not None
     assert held.applied.sync_id == "s001"
-    assert roster(held.school_id) == before
-    assert all(s.status is not SchoolStatus.ON_HOLD for cid, s in schools().items() if cid != target)
+    assert roster(held.school_id) == on_hold.roster_before
+    assert all(
+        s.status is not SchoolStatus.ON_HOLD for cid, s in schools().items() if cid != on_hold.clever_id
+    )
+
+
+def test_a_sync_holding_several_schools_mails_the_admins_once(stack: Any, flow: Any, simulator: Any) -> None:
+    # Given a district synced once
+    sim, _ = simulator
+    sync("s001")
+    mailed = len(sent_messages(stack.account_id, stack.region))
+    # When one sync brings large removals at two schools and an emergency contact at a third
+    first, second, third = sim.district.school_ids()[:3]
+    sim.scenarios.semester_end(school_id=first)
+    sim.scenarios.semester_end(school_id=second)
+    sim.scenarios.emergency_contact(school_id=third)
+    sync("s002")
+    # Then the admins get one e-mail naming the three schools, each with its report and CSV links
+    [mail] = sent_messages(stack.account_id, stack.region)[mailed:]
+    held = [schools()[clever_id] for clever_id in (first, second, third)]
+    assert mail["subject"].startswith("Sync on hold for 3 schools of ")
+    for school in held:
+        assert school.status is SchoolStatus.ON_HOLD
+        assert school.name in mail["text"]
+        assert f"/schools/{school.school_id}" in mail["html"]
+    assert mail["html"].count("/v1/links/") == 3
+    # and the same holds polled again mail nothing more
+    sync("s003")
+    assert len(sent_messages(stack.account_id, stack.region)) == mailed + 1
 
 
 def test_fixing_the_source_releases_the_hold_by_itself(stack: Any, flow: Any, simulator: Any) -> None:
     # Given a school on hold for an emergency contact
     sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    sim.scenarios.emergency_contact(school_id=target)
-    sync("s002")
+    target = hold_one_school(simulator, "emergency_contact").clever_id
     assert schools()[target].status is SchoolStatus.ON_HOLD
     # When the district removes it at the source and the next poll runs
     sim.scenarios.reset()
@@ -97,10 +114,7 @@ def test_fixing_the_source_releases_the_hold_by_itself(stack: Any, flow: Any, si
 
 def test_re_polling_an_unchanged_hold_starts_nothing(stack: Any, flow: Any, simulator: Any) -> None:
     # Given a school on hold
-    sim, _ = simulator
-    sync("s001")
-    sim.scenarios.semester_end(school_id=sim.district.school_ids()[0])
-    sync("s002")
+    hold_one_school(simulator, "semester_end")
     invokes = len(flow.names())
     # When Clever serves the same data again
     run = sync("s003")
@@ -113,11 +127,8 @@ def test_clear_holds_applies_the_held_change_set_and_refuses_a_stale_one(
     stack: Any, flow: Any, simulator: Any
 ) -> None:
     # Given a school on hold for large removals, reviewed at sync s002
-    sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    effect = sim.scenarios.semester_end(school_id=target)
-    sync("s002")
+    held = hold_one_school(simulator, "semester_end")
+    target, effect = held.clever_id, held.effect
     school = schools()[target]
     # When an admin clears a stale sync id, then the reviewed one
     stale = release(stack, school.school_id, "s001", "release-stale")
@@ -215,8 +226,8 @@ def test_a_retried_evaluation_returns_the_recorded_decision_and_audits_once(
     stack: Any, flow: Any, simulator: Any
 ) -> None:
     # Given a school put on hold by sync s002 (its evaluation recorded and audited)
-    _, school_id, second = hold_one_school(simulator, "emergency_contact")
-    [ref] = [s for s in second.changed_schools if s.school_id == school_id]
+    held = hold_one_school(simulator, "emergency_contact")
+    [ref] = [s for s in held.run.changed_schools if s.school_id == held.school_id]
     audit_before, _ = services.state_table().audit(DISTRICT, limit=500)
     # When Step Functions retries the evaluate task of s002
     with acting_as("EvaluateHoldsFunction"):

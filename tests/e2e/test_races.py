@@ -65,7 +65,7 @@ def test_a_release_that_loses_to_a_newer_sync_leaves_the_roster_as_applied(
 ) -> None:
     # Given a school held at s002 for semester-end removals
     sim, _ = simulator
-    _, school_id, _ = hold_one_school(simulator, "semester_end")
+    school_id = hold_one_school(simulator, "semester_end").school_id
     # When the admin releases s002, and while it is being written the district undoes the
     # removals and sync s003 is evaluated (nothing differs from the applied roster any more)
     sim.scenarios.reset()
@@ -96,7 +96,8 @@ def test_an_evaluation_never_undoes_a_commit_that_lands_while_it_thinks(
 ) -> None:
     # Given a school held at s002, and sync s003 with the same data arriving
     sim, _ = simulator
-    target, school_id, _ = hold_one_school(simulator, "semester_end")
+    held = hold_one_school(simulator, "semester_end")
+    target, school_id = held.clever_id, held.school_id
     sim.scenarios.emergency_contact(school_id=target)
     run = snapshot_only("s003")
     [ref] = [s for s in run.changed_schools if s.school_id == school_id]
@@ -131,7 +132,8 @@ def test_an_auto_release_whose_apply_fails_is_applied_by_the_next_poll(
 ) -> None:
     # Given a school on hold whose data the district then fixes
     sim, _ = simulator
-    target, school_id, _ = hold_one_school(simulator, "emergency_contact")
+    held = hold_one_school(simulator, "emergency_contact")
+    target, school_id = held.clever_id, held.school_id
     sim.scenarios.reset()
     sim.scenarios.semester_end(school_id=target, share=0.05)  # a few leavers: below every threshold
     # When s003 releases the hold (a clean change set) but its apply fails for good

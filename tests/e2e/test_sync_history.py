@@ -10,7 +10,7 @@ import pytest
 
 from sis_sync import services
 from tests.api_events import admin, call, http_event
-from tests.e2e.flow import real_handlers, release, schools, sync
+from tests.e2e.flow import hold_one_school, real_handlers, release, schools, sync
 from tests.onboarded import DISTRICT, TOKEN
 
 
@@ -43,12 +43,7 @@ def test_held_counts_are_pending_and_after_clear_hold_they_are_the_last_applied(
     stack: Any, simulator: Any, api: Any
 ) -> None:
     # Given a school held for a semester-end removal
-    sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    sim.scenarios.semester_end(school_id=target)
-    sync("s002")
-    school_id = schools()[target].school_id
+    school_id = hold_one_school(simulator, "semester_end").school_id
     held = report(api, school_id)
     # Then its numbers say they are pending (held, not applied), as of the evaluation
     assert held["changes_kind"] == "pending"
@@ -71,11 +66,7 @@ def test_held_counts_are_pending_and_after_clear_hold_they_are_the_last_applied(
 def test_a_hold_that_released_itself_unapplied_shows_no_numbers(stack: Any, simulator: Any, api: Any) -> None:
     # Given a school held for removals, whose numbers are pending
     sim, _ = simulator
-    sync("s001")
-    target = sim.district.school_ids()[0]
-    sim.scenarios.semester_end(school_id=target)
-    sync("s002")
-    school_id = schools()[target].school_id
+    school_id = hold_one_school(simulator, "semester_end").school_id
     assert report(api, school_id)["changes"]["removed"] > 0
     # When Clever's data goes back to what is applied and a sync releases the hold
     sim.scenarios.reset()
@@ -95,11 +86,8 @@ def test_the_sync_history_lists_each_sync_with_its_trigger_result_and_schools(
 ) -> None:
     # Given a first sync that applies every school, one that holds a school, one that releases it
     sim, _ = simulator
-    sync("s001")
+    target = hold_one_school(simulator, "semester_end").clever_id
     ids = {clever_id: school.school_id for clever_id, school in schools().items()}
-    target = sim.district.school_ids()[0]
-    sim.scenarios.semester_end(school_id=target)
-    sync("s002")
     sim.scenarios.reset()
     sync("s003")
     # When the admin reads the history

@@ -16,7 +16,6 @@ import boto3
 import pytest
 
 from clever_simulator import GeneratedDistrict
-from devstack.lambdas import route_lambda_invokes
 from sis_sync import services
 from sis_sync.applying import StalePendingSyncError, apply_pending
 from sis_sync.clever.client import CleverClient
@@ -30,6 +29,7 @@ from tests.api_events import ApiResponse, admin, call, http_event
 from tests.e2e.flow import real_handlers, release, wait
 from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT, TOKEN
+from tests.poll_orders import recorded_polls
 
 PAGE = 40  # records per page: every listing spans several pages
 OTHER_TOKEN = "token-of-another-district"
@@ -163,16 +163,13 @@ def recover(ctx: Ctx) -> None:
     district = services.state_table().get_district(DISTRICT)
     assert district is not None
     sync_id = sid(9)
-    ordered: list[dict[str, Any]] = []
     if district.connection is not Connection.CONNECTED:
-        # "I fixed it": the poll it orders is run here, under the sync id the API announced
-
-        poll_function = ctx.stack.function_names["PollCleverFunction"]
-        with route_lambda_invokes({poll_function: lambda event, _: ordered.append(event)}) as log:
+        # "I fixed it": the poll it orders (a poll machine execution) is run here, under the sync
+        # id the API announced
+        with recorded_polls(ctx.stack) as recorded:
             answer = api("POST", f"/v1/districts/{DISTRICT}/reconnect")
             assert answer.status == 200, answer.text
-            assert log.join(30)
-        [order] = ordered
+            [order] = recorded()
         sync_id = order["sync_id"]
     recovered = sync(ctx, sync_id)
     assert outcome(recovered) == "succeeded", recovered

@@ -16,8 +16,10 @@ from sis_sync import services
 from sis_sync.admin.cli import run
 from sis_sync.admin.wiring import names_from_cloudformation
 from sis_sync.model import Connection
+from tests.poll_orders import poll_inputs
 
 DISTRICT = "d-cli"
+POLL_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:prod-poll"
 ADMIN = "ops.admin@cli.example.org"
 
 
@@ -44,7 +46,7 @@ def cli(aws: Any, clever: CleverSimulator) -> Iterator[Any]:
     services.reset()
 
 
-def test_onboard_list_poll_offboard(cli: Any, clever: CleverSimulator) -> None:
+def test_onboard_list_poll_offboard(aws: Any, cli: Any, clever: CleverSimulator) -> None:
     # Given no district yet
     assert cli("list") == (0, "no districts\n", "")
     # When the operator onboards one with its token on stdin
@@ -61,9 +63,13 @@ def test_onboard_list_poll_offboard(cli: Any, clever: CleverSimulator) -> None:
     assert entry.actor.startswith("operator:arn:aws:")
     # When it is polled and the operator waits for the poll
     code, out, _ = cli("--json", "poll", DISTRICT, "--wait")
-    # Then the poll ran through poll_clever and succeeded
+    # Then the poll ran through the poll state machine (as the API's do: one poll_clever step per
+    # invocation, execution named by the sync id) and succeeded
     assert code == 0
-    assert json.loads(out)["result"] == "succeeded"
+    polled = json.loads(out)
+    assert polled["result"] == "succeeded"
+    order = {"district_id": DISTRICT, "sync_id": polled["sync_id"], "trigger": "operator"}
+    assert poll_inputs(aws.poll_arn) == {polled["sync_id"]: {"polls": [order]}}
     # And `list` shows it, as a table and as JSON
     code, table, _ = cli("list")
     assert code == 0
@@ -126,6 +132,7 @@ class FakeCloudFormation:
                     "Outputs": [
                         {"OutputKey": "StateTableName", "OutputValue": "prod-StateTable-1"},
                         {"OutputKey": "TokenParameterPrefix", "OutputValue": "/sis-sync/prod/clever-tokens/"},
+                        {"OutputKey": "PollStateMachineArn", "OutputValue": POLL_MACHINE},
                     ],
                     "Parameters": [
                         {"ParameterKey": "CleverApiUrl", "ParameterValue": "https://api.clever.com"}
@@ -134,18 +141,8 @@ class FakeCloudFormation:
             ]
         }
 
-    def get_paginator(self, name: str) -> Any:
-        pages = [
-            {
-                "StackResourceSummaries": [
-                    {"LogicalResourceId": "PollCleverFunction", "PhysicalResourceId": "prod-Poll-9"}
-                ]
-            }
-        ]
-        return type("Paginator", (), {"paginate": lambda self, **_: pages})()
-
 
 def test_stack_names_come_from_cloudformation() -> None:
     names = names_from_cloudformation(FakeCloudFormation(), "prod")
-    assert (names.state_table, names.poll_function_name) == ("prod-StateTable-1", "prod-Poll-9")
+    assert (names.state_table, names.poll_state_machine_arn) == ("prod-StateTable-1", POLL_MACHINE)
     assert names.token_parameter_prefix == "/sis-sync/prod/clever-tokens/"

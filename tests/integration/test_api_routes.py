@@ -30,6 +30,7 @@ from sis_sync.model import (
 from sis_sync.rules import Hold, HoldReason
 from tests.api_events import ApiResponse, admin, call, http_event, operator
 from tests.onboarded import DISTRICT
+from tests.poll_orders import poll_inputs, recorded_polls
 
 OTHER = "d-other"
 HELD = "s-held"
@@ -135,20 +136,9 @@ def api() -> Any:
 
 @pytest.fixture
 def polls(seeded: Any) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """poll_clever invokes, recorded instead of run: `polls()` once the asynchronous ones ended."""
-    invoked: list[dict[str, Any]] = []
-    name = seeded.function_names["PollCleverFunction"]
-
-    def record(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        invoked.append(event)
-        return {}
-
-    with route_lambda_invokes({name: record}) as log:
-
-        def recorded() -> list[dict[str, Any]]:
-            assert log.join(30), "an asynchronous invoke is still running"
-            return invoked
-
+    """The polls the API started (poll machine executions), their poll_clever steps recorded
+    instead of run: `polls()` once the executions ended."""
+    with recorded_polls(seeded) as recorded:
         yield recorded
 
 
@@ -595,7 +585,7 @@ def test_clear_holds_refuses_unknown_schools_and_bad_bodies(seeded: Any, api: An
 # --- Check for new Clever data / I fixed it -----------------------------------------------------------
 
 
-def test_check_now_needs_confirmation_then_invokes_the_poll_asynchronously(
+def test_check_now_needs_confirmation_then_starts_the_poll_machine_named_by_the_sync_id(
     seeded: Any, api: Any, polls: Any
 ) -> None:
     path = f"/v1/districts/{DISTRICT}/sync"
@@ -608,9 +598,11 @@ def test_check_now_needs_confirmation_then_invokes_the_poll_asynchronously(
     assert response.status == 202, response.text
     sync_id = response.json()["sync_id"]
     assert sync_id.endswith(f"-{DISTRICT}")
-    assert polls() == [
-        {"district_id": DISTRICT, "sync_id": sync_id, "trigger": "manual", "school_ids": [HELD]}
-    ]
+    order = {"district_id": DISTRICT, "sync_id": sync_id, "trigger": "manual", "school_ids": [HELD]}
+    # one execution of the poll machine (one poll_clever step per invocation, however large the
+    # district), named by the sync id, its one order carrying the schools through to the step
+    assert polls() == [order]
+    assert poll_inputs(seeded.poll_arn) == {sync_id: {"polls": [order]}}
     _error(api("POST", path, body={"confirm": True, "school_ids": ["s-nope"]}), 404)
     from functions.poll_clever.app import PollRequest  # the poll handler reads what the API sends
 

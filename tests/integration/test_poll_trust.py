@@ -13,7 +13,6 @@ import boto3
 import pytest
 
 from clever_simulator import GeneratedDistrict
-from devstack.lambdas import route_lambda_invokes
 from sis_sync import services
 from sis_sync.clever.client import CleverClient, ConnectionCheck
 from sis_sync.clever.models import District as CleverDistrict
@@ -23,6 +22,7 @@ from sis_sync.polling import LEASE, poll_district
 from tests.api_events import ApiResponse, admin, call, http_event
 from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT, T0
+from tests.poll_orders import recorded_polls
 
 OTHER_TOKEN = "token-of-another-district"
 
@@ -65,19 +65,9 @@ def api(stack: Any) -> Callable[..., ApiResponse]:
 
 @pytest.fixture
 def polls(stack: Any) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """poll_clever invokes, recorded instead of run: `polls()` once the asynchronous ones ended."""
-    invoked: list[dict[str, Any]] = []
-
-    def record(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        invoked.append(event)
-        return {}
-
-    with route_lambda_invokes({stack.function_names["PollCleverFunction"]: record}) as log:
-
-        def recorded() -> list[dict[str, Any]]:
-            assert log.join(30), "an asynchronous invoke is still running"
-            return invoked
-
+    """The polls the API started (poll machine executions), their poll_clever steps recorded
+    instead of run: `polls()` once the executions ended."""
+    with recorded_polls(stack) as recorded:
         yield recorded
 
 

@@ -1,6 +1,7 @@
 """A poll that pages from stored cursors across invocations (issue 13): cut into many steps, or
-killed mid-listing, it ends with exactly the snapshots one uninterrupted poll makes; and the poll
-state machine (run by moto) loops a district's poll task until it says done."""
+killed mid-listing or mid-partition, it ends with exactly the snapshots one uninterrupted poll
+makes; partitioning is spread over the steps that page (each converts the pages it stores); and the
+poll state machine (run by moto) loops a district's poll task until it says done."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sis_sync import services
 from sis_sync.clever.client import CleverClient
 from sis_sync.model import SyncRun, SyncStatus
 from sis_sync.polling import Poller, poll_district, poll_step
-from sis_sync.pulling import ListingCursor
+from sis_sync.pulling import CONVERTED, ListingCursor, converted_listing
 from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT, T0, TOKEN
 
@@ -51,6 +52,22 @@ def longest_listing(sync_id: str) -> int:
     return max(cursor.pages for cursor in services.pull_store().cursors(DISTRICT, sync_id).values())
 
 
+def stored_pages(bucket: str, sync_id: str) -> set[tuple[str, str]]:
+    """(listing, page file) of every object stored under the pull's prefix."""
+    prefix = f"pulls/{DISTRICT}/{sync_id}/"
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    keys = [obj["Key"].removeprefix(prefix) for page in pages for obj in page.get("Contents", [])]
+    return {(key.split("/")[0], key.split("/")[1]) for key in keys}
+
+
+def unconverted(bucket: str, sync_id: str) -> set[tuple[str, str]]:
+    """The stored raw roster pages without their converted page."""
+    stored = stored_pages(bucket, sync_id)
+    return {(name, page) for name, page in stored if name in CONVERTED} - {
+        (name, page) for name in CONVERTED for listing, page in stored if listing == converted_listing(name)
+    }
+
+
 def uninterrupted(base_url: str, sync_id: str) -> SyncRun:
     with acting_as("PollCleverFunction"):
         return poll_district(invocation(base_url), DISTRICT, sync_id, trigger="test")
@@ -61,10 +78,11 @@ def test_a_poll_cut_into_many_invocations_makes_exactly_the_snapshots_of_an_unin
 ) -> None:
     # Given a 20,000-student district and invocations that each start no page after 0 s (so each
     # stores one page per unfinished listing, then hands its cursors to the next)
-    _, base_url = simulator
-    steps = 0
+    sim, base_url = simulator
+    steps, converted_by_step = 0, []
     while True:
         steps += 1
+        requests_before = sim.requests.total
         with acting_as("PollCleverFunction"):
             step = poll_step(invocation(base_url), DISTRICT, "sync-resumed", trigger="test", step_s=0.0)
         # When the poll is not done, the next invocation carries on; the district stays leased
@@ -75,10 +93,19 @@ def test_a_poll_cut_into_many_invocations_makes_exactly_the_snapshots_of_an_unin
         assert (
             services.state_table().take_poll_lease(DISTRICT, "another", now=now, until=now) == "sync-resumed"
         )
+        # and every roster page a step stored, it also stored converted (partitioning's bulk)
+        assert unconverted(stack.bucket, "sync-resumed") == set()
+        stored = stored_pages(stack.bucket, "sync-resumed")
+        converted_by_step.append(sum(listing.endswith(".converted") for listing, _ in stored))
     resumed = step.run
     # Then it took one invocation per page of its longest listing plus one to partition, and succeeded
     assert resumed.status is SyncStatus.SUCCEEDED
     assert steps == longest_listing(resumed.sync_id) + 1 > 15
+    # the partitioning was spread over the paging steps (each converted the pages it stored), and
+    # the last step, which only joins them, read nothing from Clever
+    assert converted_by_step == sorted(converted_by_step)
+    assert len(set(converted_by_step)) == steps - 1
+    assert sim.requests.total == requests_before
     assert resumed.records > 20_000 * 2.5
     # and an uninterrupted poll of the same data makes every school's snapshot the same
     again = uninterrupted(base_url, "sync-uninterrupted")
@@ -142,6 +169,91 @@ def test_a_poll_killed_mid_listing_resumes_from_the_last_stored_page(stack: Any,
         f"{n:05d}.json.gz" for n in range(1, stored + 1)
     ]
     assert stored >= 10
+
+
+@dataclass
+class KilledAfterConverting:
+    """The pulls store of an invocation that dies right after storing the converted students' page
+    `after` (its raw page is stored too, its cursor has not moved)."""
+
+    inner: Any
+    after: int
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def put_page(self, district_id: str, sync_id: str, listing: str, number: int, body: bytes) -> None:
+        self.inner.put_page(district_id, sync_id, listing, number, body)
+        if listing == converted_listing("students") and number == self.after:
+            raise Killed
+
+
+@dataclass
+class KilledAfterSnapshots:
+    """The snapshot bucket of an invocation that dies after writing `after` snapshots."""
+
+    inner: Any
+    after: int
+    written: int = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def put(self, *args: Any) -> str:
+        if self.written == self.after:
+            raise Killed
+        self.written += 1
+        key: str = self.inner.put(*args)
+        return key
+
+
+def test_a_poll_killed_mid_partition_resumes_to_the_same_snapshots(stack: Any, simulator: Any) -> None:
+    # Given an uninterrupted poll of the district
+    sim, base_url = simulator
+    reference = uninterrupted(base_url, "sync-reference")
+    users_requests = sim.requests["/v3.0/users"]
+    sim.requests.reset()
+    # When an invocation dies after converting the students' second page (before its cursor moved)
+    killed = invocation(base_url)
+    killed = replace(killed, pulls=KilledAfterConverting(killed.pulls, after=2))
+    with pytest.raises(Killed), acting_as("PollCleverFunction"):
+        poll_step(killed, DISTRICT, "sync-killed", trigger="test")
+    # and the retry (steps that page for 1 s, too short to partition too) dies in its last step,
+    # which only partitions, after writing 3 of the 8 snapshots
+    while True:
+        retry = invocation(base_url)
+        cursors = services.pull_store().cursors(DISTRICT, "sync-killed").values()
+        if len(cursors) == 7 and all(cursor.done for cursor in cursors):  # only partitioning is left
+            dying: Any = KilledAfterSnapshots(retry.snapshots, after=3)
+            retry = replace(retry, snapshots=dying)
+            with pytest.raises(Killed), acting_as("PollCleverFunction"):
+                poll_step(retry, DISTRICT, "sync-killed", trigger="test", step_s=1.0)
+            break
+        with acting_as("PollCleverFunction"):
+            assert not poll_step(retry, DISTRICT, "sync-killed", trigger="test", step_s=1.0).done
+    # Then nothing of the pull is visible yet: no manifest, no evaluation, the run still running
+    manifests = boto3.client("s3").list_objects_v2(
+        Bucket=stack.bucket, Prefix=f"manifests/{DISTRICT}/sync-killed"
+    )
+    assert manifests.get("KeyCount") == 0
+    assert services.poller().executions.find("sync-killed") is None
+    run = services.state_table().get_sync_run(DISTRICT, "sync-killed")
+    assert run is not None
+    assert run.status is SyncStatus.RUNNING
+    # and once retried, the poll ends with every school's snapshot the uninterrupted poll's, having
+    # fetched again only the page whose cursor was lost
+    with acting_as("PollCleverFunction"):
+        run = poll_district(invocation(base_url), DISTRICT, "sync-killed", trigger="test")
+    assert run.status is SyncStatus.SUCCEEDED
+    assert sim.requests["/v3.0/users"] == users_requests + 1
+    assert len(shas(run)) == 8
+    assert shas(run) == shas(reference)
+    assert (run.pages, run.records, run.quarantine) == (
+        reference.pages,
+        reference.records,
+        reference.quarantine,
+    )
+    assert unconverted(stack.bucket, "sync-killed") == set()
 
 
 def test_the_poll_state_machine_invokes_a_district_again_until_its_poll_is_done(

@@ -304,7 +304,7 @@ EXPECTED_GRANTS = {
         "bucket:list",  # a missing CSV is a 404, not a 403
         "tokens:read",  # "I fixed it" tests the token; the API never writes one
         "LinkSigningKey:read",
-        "invoke:PollCleverFunction",
+        "StartExecution:poll",  # Check for new Clever data, I fixed it: never invokes poll_clever itself
         "StartExecution:evaluate",
         "StartExecution:release",
         "DescribeExecution:evaluate",
@@ -323,7 +323,11 @@ EXPECTED_GRANTS = {
         "StopExecution:evaluate",
     },
     "PlanPollsFunction": set(),  # only a Query of the state table's gsi1 index (the due districts)
-    "PollStateMachine": {"invoke:PlanPollsFunction", "invoke:PollCleverFunction"},
+    "PollStateMachine": {
+        "invoke:PlanPollsFunction",
+        "invoke:PollCleverFunction",
+        "StateTable:write",  # a crashed poll's sync run failed and its lease freed
+    },
     "ReleaseStateMachine": {
         "invoke:ApplyChangesFunction",
         "releases:read",  # the approved schools its Distributed Map reads
@@ -400,9 +404,13 @@ def test_each_school_follows_its_decision(aws: AwsStack, routed: Any) -> None:
         ],
     }
     calls = [(aws_name, event.get("school_id")) for aws_name, event in log.calls]
-    assert (aws.function_names["NotifyFunction"], "s1") in calls
     assert (aws.function_names["ApplyChangesFunction"], "s2") in calls
     assert len(calls) == 5
+    # and the admins are mailed once for the whole sync, after the Map
+    assert [event for name, event in log.calls if name == aws.function_names["NotifyFunction"]] == [
+        {"kind": "holds", "district_id": DISTRICT, "sync_id": SYNC}
+    ]
+    assert log.calls[-1][0] == aws.function_names["NotifyFunction"]
     first = next(event for name, event in log.calls if name == aws.function_names["EvaluateHoldsFunction"])
     assert set(first) == {"district_id", "sync_id", "school_id", "school"}
     assert first["school"]["name"].startswith("School ")
@@ -431,6 +439,21 @@ def test_a_failing_school_is_recorded_and_the_others_still_run(aws: AwsStack, ro
     assert item["last_error"]["M"]["error"] == {"S": "RuntimeError"}
 
 
+def test_a_failed_map_still_mails_the_schools_held_before_it_failed(aws: AwsStack, routed: Any) -> None:
+    # Given a Map that fails as a whole (here: its manifest cannot be read)
+    log = routed({"NotifyFunction": lambda event, _c: {"sent": True}})
+    payload = evaluate_input(aws, []) | {"manifest": {"bucket": aws.bucket, "key": "manifests/d-1/gone.json"}}
+    # When the district is evaluated
+    result = run(aws.evaluate_arn, payload)
+    # Then the run fails and is recorded on the sync run, and the sync's hold mail is still asked
+    # for once (it names whatever schools were held before the failure, read from their outcomes)
+    assert result["status"] == "FAILED", result
+    assert "last_error" in sync_item(aws)
+    assert log.calls == [
+        (aws.function_names["NotifyFunction"], {"kind": "holds", "district_id": DISTRICT, "sync_id": SYNC})
+    ]
+
+
 def release_input(aws: AwsStack, approvals: list[dict[str, str]]) -> dict[str, Any]:
     """The release machine's input, its approved schools in a manifest as Clear holds writes it."""
     key = f"releases/{DISTRICT}/release-test.json"
@@ -448,11 +471,10 @@ def test_release_applies_each_approved_change_set(aws: AwsStack, routed: Any) ->
     events = sorted((event for _, event in log.calls), key=lambda event: str(event["school_id"]))
     assert events == [
         {
-            "mode": "release",
             "district_id": DISTRICT,
             "approved_by": "admin@example.org",
             **approval,
-            "approval": approval,  # the manifest item as stored: its `mode` (absent = release) decides
+            "approval": approval,  # the manifest item as stored: its `mode` (absent = release) alone decides
         }
         for approval in approvals
     ]

@@ -20,10 +20,6 @@ EQUIVALENT: dict[str, str] = {
     "rules.py:large_removals: constant: 0 -> 1": (
         "previous_counts always has every record type (_diff and from_document fill all five)"
     ),
-    "rules.py:too_many_parent_connections: delete: 'touched |= applied_id.keys()'": (
-        "a re-issued student reaches max_guardians only through contacts linking its new id; those are "
-        "contact changes, so the new id is already in `touched`"
-    ),
     "rules.py:too_many_parent_connections: delete: 'if not touched:'": _SHORTCUT,
     "rules.py:too_many_parent_connections: constant: '' -> 'XX'": (
         "a flagged student is always in the school's student list: the partitioner quarantines "
@@ -36,6 +32,7 @@ EQUIVALENT: dict[str, str] = {
         "display_name treats every type but contact and section alike, '' included"
     ),
     "rules.py:emergency_contacts: delete: 'if not blocked:'": _SHORTCUT,
+    "rules.py:_new_blocked_relationships: delete: 'if not new_blocked:'": _SHORTCUT,
     # changes.py
     "changes.py:display_name: constant: '' -> 'XX'": _ALWAYS_PRESENT,
     "changes.py:_note_remaining_roles: delete: 'if not removed:'": _SHORTCUT,

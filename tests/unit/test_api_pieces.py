@@ -227,6 +227,41 @@ def test_a_failed_execution_is_retried_under_the_next_attempt_name(status: str) 
     assert sfn.started == ["release-s-1-3"]
 
 
+class StartOnlyStepFunctions(FakeStepFunctions):
+    """What the api role may do with the poll machine: start an execution, never describe one."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.inputs: dict[str, Any] = {}
+
+    def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict[str, str]:  # noqa: N803
+        started = super().start_execution(stateMachineArn=stateMachineArn, name=name, input=input)
+        self.inputs[name] = json.loads(input)
+        return started
+
+    def describe_execution(self, *, executionArn: str) -> dict[str, str]:  # noqa: N803
+        raise AssertionError("the api role has no states:DescribeExecution on the poll machine")
+
+
+def test_a_sync_starts_one_poll_execution_named_by_its_sync_id_however_often_it_is_asked() -> None:
+    from sis_sync.api.adapters import PollMachineStarter
+    from sis_sync.api.models import PollRequest
+    from sis_sync.store.executions import Executions
+
+    # Given the poll machine, which the API may only start executions of
+    sfn = StartOnlyStepFunctions()
+    starter = PollMachineStarter(Executions(sfn, "arn:aws:states:us-east-1:1:stateMachine:poll"))
+    request = PollRequest(district_id="d-1", sync_id="20261130T120000000Z-ab12cd34-d-1", trigger="manual")
+    # When the same sync is started twice (a retried request)
+    starter.start(request)
+    starter.start(request)
+    # Then one execution runs, named by the sync id, its one order the request (school_ids too)
+    assert sfn.started == [request.sync_id]
+    assert sfn.inputs[request.sync_id] == {
+        "polls": [{"district_id": "d-1", "sync_id": request.sync_id, "trigger": "manual", "school_ids": None}]
+    }
+
+
 def test_attempt_names_stay_valid_execution_names() -> None:
     from sis_sync.store.executions import attempt_execution_name
 

@@ -10,12 +10,15 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from sis_sync.changes_csv import (
     CONTENT_TYPE,
     CSV_HEADER,
     changes_csv_bytes,
+    csv_line,
     csv_rows,
     iter_changes_csv,
     linked_student_names,
@@ -273,6 +276,36 @@ def written_in_one_piece(evaluation: Evaluation) -> bytes:
     text = io.StringIO()
     csv.writer(text, lineterminator="\r\n").writerows(csv_rows(evaluation, NO_CONTACTS))
     return text.getvalue().encode("utf-8")
+
+
+def written_by_csv_module(row: list[str]) -> str:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\r\n").writerow(row)
+    return text.getvalue()
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ["plain", "cells", ""],
+        ["a,b", "c"],
+        ['say "hi"', "x"],
+        ["two\nlines", "x"],
+        ["carriage\rreturn", "x"],
+        [""],
+        ["", ""],
+        [],
+        ["'=1+1", "Zoë ; Ana (id1)"],
+    ],
+)
+def test_a_row_is_written_exactly_as_the_csv_module_writes_it(row: list[str]) -> None:
+    assert csv_line(row) == written_by_csv_module(row)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab ,;\"\r\n'=Zë")), max_size=6), max_size=12))
+def test_any_row_is_written_exactly_as_the_csv_module_writes_it(row: list[str]) -> None:
+    assert csv_line(row) == written_by_csv_module(row)
 
 
 @pytest.mark.parametrize("chunk_chars", [1, 40, 300, 64 * 1024])

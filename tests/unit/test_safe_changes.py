@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sis_sync.changes import Change, ChangeSet, apply_change_set, diff
-from sis_sync.rules import change_key, evaluate, judge
+from sis_sync.rules import change_key, evaluate, guardian_triggers, judge
 from sis_sync.safe_changes import safe_records, split
 from sis_sync.settings import HoldThresholds
 from sis_sync.snapshot import RECORD_TYPES, Record, Records
@@ -77,6 +77,23 @@ def test_a_contact_that_could_bring_a_student_to_the_limit_waits_even_if_another
     # Then the new guardian waits: applied without the removal it would make a sixth
     assert not len(parts.safe)
     assert keys(parts.held) == [("added", "contact", "new0"), ("removed", "contact", "g0")]
+
+
+def test_a_guardian_of_a_student_who_already_had_the_limit_applies_now() -> None:
+    # Given a student who already had max_guardians (6) guardians when last applied
+    previous = roster(student=[student("s1", "1")], contact=guardians("s1", 6))
+    # When a seventh guardian arrives
+    current = roster(student=[student("s1", "1")], contact=guardians("s1", 7))
+    change_set = evaluate(previous, current, DEFAULTS).change_set
+
+    parts = split(change_set, previous, DEFAULTS)
+
+    # Then it applies now: the rule holds a student reaching the limit, never one already there
+    # (`before < limit`, not `<=`), so applied alone it fires nothing
+    assert not evaluate(previous, current, DEFAULTS).held
+    assert guardian_triggers(change_set, previous, DEFAULTS) == []
+    assert keys(parts.safe) == [("added", "contact", "g6")]
+    assert not len(parts.held)
 
 
 def test_a_new_emergency_contact_waits_and_a_new_parent_applies() -> None:

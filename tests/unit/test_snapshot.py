@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sis_sync.clever.models import Section, User
-from sis_sync.snapshot import Partitioner, Snapshot, decode, encode
+from sis_sync.snapshot import Partitioner, Snapshot, decode, encode, pending_section, person_of
 
 
 def student(uid: str, *schools: str) -> User:
@@ -95,3 +96,34 @@ def test_a_section_of_an_unknown_term_is_kept_and_its_reference_quarantined() ->
     records = partitioner.finish()
     assert [r["id"] for r in records["A"]["section"]] == ["x1", "x2"]
     assert partitioner.quarantine.dangling_references == ["section:x1->term:t9"]
+
+
+def test_users_and_sections_converted_to_json_are_partitioned_as_the_models_themselves() -> None:
+    # Given users (one both teacher and staff, one a duplicate) and a section, as models
+    both = User.model_validate(
+        {
+            "id": "t1",
+            "name": {"last": "T"},
+            "roles": {"teacher": {"school": "A"}, "staff": {"schools": ["B"]}},
+        }
+    )
+    users = [student("s1", "A", "Z"), both, student("s1", "A"), contact("c1", ("s1", "Parent/Guardian"))]
+    sections = [section("x1", "A", "s1", "ghost")]
+    reference = Partitioner()
+    reference.add_schools(["A", "B"])
+    for user in users:
+        reference.add_user(user)
+    for item in sections:
+        reference.add_section(item)
+    # When the same are converted (as a stored page keeps them: plain JSON) and partitioned
+    converted = Partitioner()
+    converted.add_schools(["A", "B"])
+    for user in users:
+        converted.add_person(orjson.loads(orjson.dumps(person_of(user))))
+    for item in sections:
+        converted.add_pending_section(orjson.loads(orjson.dumps(pending_section(item))))
+    # Then the records, the quarantine and the multi-role count are the same
+    assert converted.finish() == reference.finish()
+    assert converted.quarantine == reference.quarantine
+    assert converted.quarantine.summary()["dangling_references"] == 2
+    assert converted.multi_role == reference.multi_role == 1

@@ -49,7 +49,7 @@ EXTRA_VARIABLES = {
     "ApiFunction": {
         "EVALUATE_STATE_MACHINE_ARN",
         "RELEASE_STATE_MACHINE_ARN",
-        "POLL_FUNCTION_NAME",
+        "POLL_STATE_MACHINE_ARN",
         "AUTH_AUTHORIZE_URL",
         "AUTH_TOKEN_URL",
         "AUTH_LOGOUT_URL",
@@ -416,6 +416,27 @@ def test_definition_is_jsonpath_with_retries_on_every_task(path: Path) -> None:
             assert state["Parameters"]["FunctionName"].startswith("${"), name
 
 
+def test_the_poll_machine_takes_given_orders_and_hands_each_whole_order_to_its_steps() -> None:
+    # The API's and the operator's polls come as {"polls": [...]}: planning is skipped
+    states = asl(STATE_MACHINES["PollStateMachine"])["States"]
+    [choice] = [state for state in states.values() if state["Type"] == "Choice"]
+    # IsPresent: on AWS a comparison on a missing $.polls fails the execution (moto takes Default)
+    assert choice["Choices"] == [{"Variable": "$.polls", "IsPresent": True, "Next": "TakeOrders"}]
+    assert choice["Default"] == "PlanPolls"
+    assert states["TakeOrders"]["Next"] == states["PlanPolls"]["Next"] == "PollDistricts"
+    # each step's payload is the whole order, so the API's school_ids reach poll_clever
+    mapped = states["PollDistricts"]
+    assert mapped["ItemSelector"] == {"order.$": "$$.Map.Item.Value"}
+    inner = mapped["ItemProcessor"]["States"]
+    assert inner["PollDistrict"]["Parameters"]["Payload.$"] == "$.order"
+    # and a poll that crashed fails its still-running sync run and frees the lease before it ends
+    [caught] = inner["PollDistrict"]["Catch"]
+    assert caught["Next"] == "CloseCrashedRun"
+    assert inner["CloseCrashedRun"]["Parameters"]["ConditionExpression"] == "#status = :running"
+    assert inner["CloseCrashedRun"]["Next"] == "ReleaseCrashedLease"
+    assert inner["ReleaseCrashedLease"]["Next"] == "PollCrashed"
+
+
 def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
     machine = asl(STATE_MACHINES["EvaluateStateMachine"])
     [mapped] = [s for s in machine["States"].values() if s["Type"] == "Map"]
@@ -442,22 +463,27 @@ def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
     assert choice["Choices"][0] == {"Variable": "$.decision", "IsPresent": False, "Next": "UnknownDecision"}
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"] if "StringEquals" in c}
     assert set(routes) == {"hold", "apply", "unchanged"}
-    # a district applying safe changes automatically gets them applied before the mail (which says so);
-    # a failure of that leaves the hold whole and still mails
+    # a district applying safe changes automatically gets them applied in the iteration, before the
+    # sync's hold mail (which says so); a failure of that leaves the hold whole, still on hold
     should_apply_safe = states[routes["hold"]]
-    assert [c.get("Next") for c in should_apply_safe["Choices"]] == ["ShouldNotify", "ApplySafeChanges"]
-    assert should_apply_safe["Default"] == "ShouldNotify"
+    assert should_apply_safe["Choices"][0] == {
+        "Variable": "$.apply_safe",
+        "IsPresent": False,
+        "Next": "OnHold",
+    }
+    assert [c.get("Next") for c in should_apply_safe["Choices"]] == ["OnHold", "ApplySafeChanges"]
+    assert should_apply_safe["Default"] == "OnHold"
     apply_safe = states["ApplySafeChanges"]
     assert apply_safe["Parameters"]["Payload"]["mode"] == "apply_safe"
     assert apply_safe["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
-    assert (apply_safe["Next"], apply_safe["Catch"][0]["Next"]) == ("ShouldNotify", "ShouldNotify")
-    should_notify = states["ShouldNotify"]
-    assert should_notify["Type"] == "Choice"  # e-mail only when the hold is new or its reasons grew
-    assert [c.get("Next") for c in should_notify["Choices"]] == ["OnHold", "Notify"]
-    assert states["Notify"]["Parameters"]["FunctionName"] == "${NotifyFunctionArn}"
+    assert (apply_safe["Next"], apply_safe["Catch"][0]["Next"]) == ("OnHold", "OnHold")
+    # no school mails from its iteration: one hold mail per sync, after the Map (see below)
+    assert not any(
+        s.get("Parameters", {}).get("FunctionName") == "${NotifyFunctionArn}" for s in states.values()
+    )
     assert states[routes["apply"]]["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
     assert states["UnknownDecision"]["Next"] == "RecordFailure"  # recorded; the other schools go on
-    for task in ("EvaluateHolds", "Notify", "ApplyChanges"):
+    for task in ("EvaluateHolds", "ApplyChanges"):
         assert states[task]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
         ]
@@ -468,6 +494,37 @@ def test_evaluate_maps_schools_and_routes_on_the_decision() -> None:
     # a failed school ends its own iteration successfully, so the other schools keep running
     after = states[record["Next"]]
     assert states[after["Next"]]["Type"] == "Succeed"
+
+
+def test_evaluate_mails_once_per_sync_after_the_map_and_after_a_failed_map() -> None:
+    machine = asl(STATE_MACHINES["EvaluateStateMachine"])
+    top = machine["States"]
+    digest = {
+        "FunctionName": "${NotifyFunctionArn}",
+        "Payload": {
+            "kind": "holds",
+            "district_id.$": "$$.Execution.Input.district_id",
+            "sync_id.$": "$$.Execution.Input.sync_id",
+        },
+    }
+    # Given the Map of schools / Then its success goes through one NotifyHolds for the whole sync
+    notify = top[top["EvaluateSchools"]["Next"]]
+    assert (notify["Resource"], notify["Parameters"]) == ("arn:aws:states:::lambda:invoke", digest)
+    assert notify["ResultPath"] is None  # the summary keeps the Map's results
+    assert top[notify["Next"]]["Type"] == "Pass"
+    assert notify["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordSyncFailure"}
+    ]
+    # and a Map that failed partway still mails the schools held so far, then fails with its own error
+    [map_catch] = top["EvaluateSchools"]["Catch"]
+    recorded = top[map_catch["Next"]]
+    after = top[recorded["Next"]]
+    assert after["Parameters"] == digest
+    assert after["Next"] == "SyncFailed"
+    assert after["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.notify_error", "Next": "SyncFailed"}
+    ]
+    assert top["SyncFailed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
 
 
 def test_release_maps_over_the_approved_schools_and_refuses_a_stale_sync_id() -> None:
@@ -481,12 +538,11 @@ def test_release_maps_over_the_approved_schools_and_refuses_a_stale_sync_id() ->
     inner = mapped["ItemProcessor"]["States"]
     task = inner[mapped["ItemProcessor"]["StartAt"]]
     assert task["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
-    assert task["Parameters"]["Payload"]["mode"] == "release"
-    # the manifest item rides along: its `mode` (apply_safe) overrides "release" in apply_changes
+    # the manifest item rides along and its `mode` alone says what apply_changes does: no constant
+    # mode of the payload's own beside it
     assert task["Parameters"]["Payload"]["approval.$"] == "$.approval"
     assert mapped["ItemSelector"]["approval.$"] == "$$.Map.Item.Value"
     assert set(task["Parameters"]["Payload"]) == {
-        "mode",
         "approval.$",
         "district_id.$",
         "sync_id.$",

@@ -11,7 +11,15 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from sis_sync.api import reports
 from sis_sync.api.adapters import StoredCsv
-from sis_sync.api.models import CsvDownload, RosterView, SchoolList, SchoolReport
+from sis_sync.api.models import (
+    SCHOOL_PAGE_DEFAULT,
+    SCHOOL_PAGE_MAX,
+    CsvDownload,
+    RosterView,
+    SchoolList,
+    SchoolReport,
+    SchoolSort,
+)
 from sis_sync.changes_csv import CONTENT_TYPE as CSV_CONTENT_TYPE
 from sis_sync.model import SchoolStatus
 
@@ -69,9 +77,19 @@ def csv_response(stored: StoredCsv, filename: str, as_json: bool = False) -> Res
 
 @router.get("/v1/districts/<d>/schools", tags=["schools"], security=SECURED, responses=responses())
 def list_schools(
-    d: str, who: Caller, status: Annotated[SchoolStatus | None, Query(description="only this status")] = None
+    d: str,
+    who: Caller,
+    status: Annotated[SchoolStatus | None, Query(description="only this status")] = None,
+    sort: Annotated[
+        SchoolSort, Query(description="`status`: on hold first; `-` before a field sorts descending")
+    ] = SchoolSort.STATUS,
+    limit: Annotated[int, Query(ge=1, le=SCHOOL_PAGE_MAX)] = SCHOOL_PAGE_DEFAULT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1024, description="next_cursor of the previous page (same sort and status)"),
+    ] = None,
 ) -> SchoolList:
-    return reports.schools(context(), who, d, status)
+    return reports.schools(context(), who, d, status, sort=sort, limit=limit, cursor=cursor)
 
 
 @router.get("/v1/districts/<d>/schools/<s>", tags=["schools"], security=SECURED, responses=responses())

@@ -109,7 +109,22 @@ const CLEAR_RESULTS = {
 const EXAMPLES_SHOWN = 5; // per hold, in the report; the CSV of changes lists every one
 const MATCH_WORDS = { nces_id: 'same NCES id', state_id: 'same state id', name: 'similar name' };
 
-const state = { me: null, district: null, schools: [], filter: '', selected: new Set(), pollId: 0 };
+// The school list is paged by the API: `cursors[i]` loads page i (null: the first); `counts` are the
+// whole district's; `selected` maps a school id to the school as shown when it was ticked, so a
+// selection made on one page still acts on another.
+const SCHOOL_PAGE_SIZES = [25, 50, 100, 200];
+const ALL_SCHOOLS_PAGE = 500; // the API's largest page: when every school of a status is needed
+const SCHOOL_SORTS = {
+  status: 'On hold first',
+  name: 'Name, A to Z',
+  '-name': 'Name, Z to A',
+  '-last_synced_at': 'Last synced, latest first',
+  last_synced_at: 'Last synced, oldest first',
+};
+const state = {
+  me: null, district: null, schools: [], filter: '', sort: 'status', pageSize: 50, cursors: [null], pageIndex: 0,
+  next: null, total: 0, counts: null, selected: new Map(), pollId: 0,
+};
 
 // ------------------------------------------------------------------------------------- DOM
 
@@ -241,7 +256,21 @@ const api = {
   authConfig: () => request('/v1/auth-config'),
   me: () => request('/v1/me'),
   district: (d) => request(districtPath(d)),
-  schools: (d, status) => request(`${districtPath(d)}/schools${status ? `?status=${enc(status)}` : ''}`),
+  schools: (d, { status, sort, limit, cursor } = {}) => {
+    const query = new URLSearchParams(Object.entries({ status, sort, limit, cursor }).filter(([, v]) => v));
+    return request(`${districtPath(d)}/schools${query.toString() ? `?${query}` : ''}`);
+  },
+  // Every school (of a status), page after page: for names and the few lists that need them all.
+  allSchools: async (d, status) => {
+    const all = [];
+    let cursor = null;
+    do {
+      const page = await api.schools(d, { status, limit: ALL_SCHOOLS_PAGE, cursor });
+      all.push(...(page.schools ?? []));
+      cursor = page.next_cursor;
+    } while (cursor);
+    return { schools: all };
+  },
   school: (d, s) => request(`${districtPath(d)}/schools/${enc(s)}`),
   cleverSchools: (d) => request(`${districtPath(d)}/clever-schools`),
   clearHolds: (d, schools) => post(`${districtPath(d)}/holds/clear`, { schools }),
@@ -496,28 +525,77 @@ function renderDistrictHeader(district) {
 }
 
 function renderSchoolsSection(d) {
-  const filter = h('select', { id: 'status-filter', 'data-testid': 'status-filter', value: state.filter, onchange: (e) => { state.filter = e.target.value; refreshSchools(d); } },
-    h('option', { value: '' }, 'All'), Object.entries(STATUS_WORDS).map(([value, label]) => h('option', { value }, label)));
+  const sort = h('select', { id: 'school-sort', 'data-testid': 'school-sort', value: state.sort, onchange: (e) => { state.sort = e.target.value; firstSchoolsPage(d); } },
+    Object.entries(SCHOOL_SORTS).map(([value, label]) => h('option', { value }, label)));
   const check = actionButton('check-clever', { 'data-testid': 'check-clever', 'aria-haspopup': 'dialog', onclick: () => checkCleverAction(d) }, 'Check for new Clever data');
   return h('section', { 'aria-labelledby': 'schools-title' },
     h('h2', { id: 'schools-title' }, 'Schools'),
-    h('div', { className: 'toolbar' }, h('span', { className: 'field' }, h('label', { for: 'status-filter' }, 'Show'), filter), check),
+    h('div', { className: 'toolbar' }, h('div', { id: 'status-filters', className: 'filters', role: 'group', 'aria-label': 'Show schools' }, renderStatusFilters(d)),
+      h('span', { className: 'field' }, h('label', { for: 'school-sort' }, 'Sort by'), sort), check),
     h('p', { className: 'hint' }, 'Any time a school is on hold, open its report, click Download CSV of changes and review the sync changes to ensure they are expected. You can clear holds for one or more schools at once here.'),
     h('div', { id: 'schools-table' }, h('p', {}, 'Loading schools…')),
+    h('nav', { id: 'schools-pager', className: 'toolbar pager', 'aria-label': 'Pages of schools' }),
     h('div', { className: 'toolbar' },
-      h('span', { className: 'field' }, h('input', { type: 'checkbox', id: 'select-all', onchange: (e) => selectAllOnHold(e.target.checked) }), h('label', { for: 'select-all' }, 'Select all on hold')),
+      h('span', { className: 'field' }, h('input', { type: 'checkbox', id: 'select-all', onchange: (e) => selectAllOnHold(d, e.target.checked) }), h('label', { for: 'select-all', id: 'select-all-label' }, 'Select all on hold')),
       h('span', { id: 'selected-count', className: 'hint', 'aria-live': 'polite' }),
       actionButton('clear-holds', { className: 'primary', 'data-testid': 'clear-holds', 'aria-describedby': 'selected-count', 'aria-haspopup': 'dialog', onclick: () => clearSelected(d) }, 'Clear holds'),
       applySafeSelectedButton(d)));
 }
 
+// Status filters as toggle buttons, each with the district's count (the API's `counts`).
+function renderStatusFilters(d) {
+  const counts = state.counts ?? {};
+  const choices = [['on_hold', STATUS_WORDS.on_hold], ['connected', STATUS_WORDS.connected], ['disconnected', STATUS_WORDS.disconnected],
+    ['not_connected', STATUS_WORDS.not_connected], ['', 'All']];
+  return choices.map(([value, label]) => h('button', {
+    type: 'button', id: `filter-${value || 'all'}`, className: 'filter', 'data-testid': `filter-${value || 'all'}`, 'aria-pressed': String(state.filter === value),
+    onclick: () => { state.filter = value; firstSchoolsPage(d); },
+  }, label, state.counts ? h('span', { className: 'count' }, ` (${(value ? counts[value] : counts.all) ?? 0})`) : ''));
+}
+
+// Which column the list is sorted by, for assistive technology (aria-sort on the column header).
+const SORTED_COLUMN = { status: ['Status', 'ascending'], name: ['School', 'ascending'], '-name': ['School', 'descending'],
+  last_synced_at: ['Last synced', 'ascending'], '-last_synced_at': ['Last synced', 'descending'] };
+
+function shownRange(count) {
+  const first = state.pageIndex * state.pageSize + 1;
+  return count ? `${first}–${first + count - 1} of ${state.total}` : `0 of ${state.total}`;
+}
+
 function renderSchoolsTable(d, schools) {
   if (!schools.length) return h('p', {}, state.filter ? `No schools are ${STATUS_WORDS[state.filter]}.` : 'This district has no schools yet.');
   const heads = ['School', 'Select', 'Status', 'Hold reasons', 'Changes counted', ...CHANGE_KINDS.map(([, label]) => label), 'Last synced'];
+  const [sortedBy, direction] = SORTED_COLUMN[state.sort] ?? [];
   return h('table', { className: 'schools' },
-    h('caption', {}, `Schools${state.filter ? ` (${STATUS_WORDS[state.filter]})` : ''}: ${plural(schools.length, 'school')}`),
-    h('thead', {}, h('tr', {}, heads.map((label) => h('th', { scope: 'col' }, label)))),
+    h('caption', {}, `Schools${state.filter ? ` (${STATUS_WORDS[state.filter]})` : ''}: ${plural(state.total, 'school')}, ${SCHOOL_SORTS[state.sort].toLowerCase()}, showing ${shownRange(schools.length)}`),
+    h('thead', {}, h('tr', {}, heads.map((label) => h('th', { scope: 'col', 'aria-sort': label === sortedBy ? direction : null }, label)))),
     h('tbody', {}, schools.map((school) => renderSchoolRow(d, school))));
+}
+
+// Previous / Next and the page size, under the table; the range shown is said politely.
+function renderPager(d, count) {
+  const size = h('select', { id: 'school-page-size', value: String(state.pageSize), onchange: (e) => { state.pageSize = Number(e.target.value); firstSchoolsPage(d); } },
+    SCHOOL_PAGE_SIZES.map((n) => h('option', { value: String(n) }, String(n))));
+  return [
+    h('button', { type: 'button', id: 'schools-previous', 'data-testid': 'schools-previous', disabled: state.pageIndex === 0, onclick: () => turnSchoolsPage(d, -1) }, '← Previous'),
+    h('span', { id: 'schools-range', 'data-testid': 'schools-range', 'aria-live': 'polite' }, `Schools ${shownRange(count)}`),
+    h('button', { type: 'button', id: 'schools-next', 'data-testid': 'schools-next', disabled: !state.next, onclick: () => turnSchoolsPage(d, 1) }, 'Next →'),
+    h('span', { className: 'field' }, h('label', { for: 'school-page-size' }, 'Schools per page'), size),
+  ];
+}
+
+function firstSchoolsPage(d) {
+  state.cursors = [null];
+  state.pageIndex = 0;
+  return refreshSchools(d);
+}
+
+async function turnSchoolsPage(d, step) {
+  if (step > 0 && state.next) state.cursors[state.pageIndex + 1] = state.next;
+  state.pageIndex = Math.max(0, state.pageIndex + step);
+  await refreshSchools(d);
+  // the button pressed may now be disabled (first or last page): keep the focus in the pager
+  if (document.activeElement === document.body) ($('#schools-next:not([disabled])') ?? $('#schools-previous'))?.focus();
 }
 
 function renderSchoolRow(d, school) {
@@ -528,7 +606,7 @@ function renderSchoolRow(d, school) {
     h('th', { scope: 'row', 'data-label': 'School' }, h('a', { href: `#/districts/${enc(d)}/schools/${enc(id)}` }, school.name)),
     cell('Select', selectable ? h('input', {
       type: 'checkbox', id: `select-${id}`, 'data-testid': `select-${id}`, 'aria-label': `Select ${school.name}`,
-      checked: state.selected.has(id), onchange: (e) => toggleSelected(id, e.target.checked),
+      checked: state.selected.has(id), onchange: (e) => toggleSelected(school, e.target.checked),
     }) : null),
     cell('Status', statusBadge(school.status)),
     cell('Hold reasons', school.holds?.length ? h('ul', { className: 'plain' }, school.holds.map((hold) => h('li', {}, holdTitle(hold)))) : '—'),
@@ -862,27 +940,51 @@ function confirmClear(schools) {
   });
 }
 
-function toggleSelected(id, on) {
-  if (on) state.selected.add(id);
-  else state.selected.delete(id);
+function toggleSelected(school, on) {
+  if (on) state.selected.set(school.school_id, school);
+  else state.selected.delete(school.school_id);
+  if (!on && $('#select-all')) $('#select-all').checked = false;
   updateSelectedCount();
 }
 
-function selectAllOnHold(on) {
+// Select all on hold means every school of the district on hold, as before the list was paged: an
+// admin who ticks it expects Clear holds to act on all N, not on the page in view. The held schools
+// (and the change sets shown for them) come from the API, every page; the actions wait for it.
+function selectAllOnHold(d, on) {
   state.selected.clear();
-  if (on) state.schools.filter((s) => s.status === 'on_hold' && s.pending_sync_id).forEach((s) => state.selected.add(s.school_id));
   document.querySelectorAll('#schools-table input[type=checkbox]').forEach((box) => { box.checked = on; });
   updateSelectedCount();
+  if (!on) return undefined;
+  state.selecting = guarded(async () => {
+    const { schools = [] } = await api.allSchools(d, 'on_hold');
+    if (!$('#select-all')?.checked) return;
+    schools.filter((s) => s.pending_sync_id).forEach((s) => state.selected.set(s.school_id, s));
+    updateSelectedCount();
+  }).finally(() => { state.selecting = null; });
+  return state.selecting;
 }
 
 function updateSelectedCount() {
   const count = $('#selected-count');
-  if (count) count.textContent = state.selected.size ? `${plural(state.selected.size, 'school')} selected` : 'No school selected';
+  const shown = new Set(state.schools.map((s) => s.school_id));
+  const elsewhere = [...state.selected.keys()].filter((id) => !shown.has(id)).length;
+  if (count) {
+    count.textContent = state.selected.size
+      ? `${plural(state.selected.size, 'school')} selected${elsewhere ? ` (${elsewhere} not on this page)` : ''}` : 'No school selected';
+  }
+  const label = $('#select-all-label');
+  if (label) label.textContent = state.counts ? `Select all ${state.counts.on_hold} on hold` : 'Select all on hold';
+}
+
+// The selected schools, once a Select all on hold still loading has finished.
+async function selectedSchools() {
+  await state.selecting;
+  return [...state.selected.values()];
 }
 
 function clearSelected(d) {
   return runAction('clear-holds', async () => {
-    const schools = state.schools.filter((s) => state.selected.has(s.school_id));
+    const schools = await selectedSchools();
     if (!schools.length) return showAlert('Select at least one school on hold, then click Clear holds.');
     if (!(await confirmClear(schools))) return undefined;
     return clearHolds(d, schools, () => refreshDistrict(d));
@@ -957,6 +1059,7 @@ function undoOne(d, school) {
 // per-school results), then always refreshes: the page must show the change sets now pending.
 async function clearHolds(d, schools, refresh) {
   const body = schools.map((s) => ({ school_id: s.school_id, sync_id: s.pending_sync_id }));
+  const heldBefore = state.counts?.on_hold;
   const nameOf = (id) => schools.find((s) => s.school_id === id)?.name ?? id;
   let released = [];
   await guarded(async () => {
@@ -972,15 +1075,19 @@ async function clearHolds(d, schools, refresh) {
   await guarded(refresh, { clearAlert: false });
   if (released.length) {
     const connected = released.length === 1 ? `${nameOf(released[0])} is Connected.` : `The ${released.length} released schools are Connected.`;
-    await guarded(() => poll(refresh, () => released.every((id) => settledConnected(id)),
+    const heldAfter = heldBefore === undefined ? undefined : heldBefore - released.length;
+    await guarded(() => poll(refresh, () => released.every((id) => settledConnected(id, heldAfter)),
       connected, 'The changes are still being applied. Refresh the page in a minute.'), { clearAlert: false });
   }
 }
 
-// A released school is done when it shows Connected (or has left a filtered list it no longer matches).
-function settledConnected(id) {
+// A released school is done when it shows Connected (or has left a filtered list it no longer matches);
+// one on another page of the list, once the district's count on hold has gone down by the released.
+function settledConnected(id, heldAfter) {
   const school = state.schools.find((s) => s.school_id === id);
-  return school ? school.status === 'connected' : Boolean(state.filter) && state.filter !== 'connected';
+  if (school) return school.status === 'connected';
+  if (heldAfter !== undefined && state.counts) return state.counts.on_hold <= heldAfter;
+  return Boolean(state.filter) && state.filter !== 'connected';
 }
 
 async function checkClever(d, schoolId) {
@@ -1014,7 +1121,7 @@ async function reconnect(d) {
 async function followSync(d, schoolId, syncId) {
   if (!syncId) return undefined;
   const id = ++state.pollId;
-  const { schools: before = [] } = await api.schools(d);
+  const { schools: before = [] } = await api.allSchools(d);
   const deadline = Date.now() + SYNC_FOLLOW_MS;
   while (Date.now() < deadline) {
     await new Promise((resolve) => { setTimeout(resolve, POLL_EVERY_MS); });
@@ -1023,7 +1130,7 @@ async function followSync(d, schoolId, syncId) {
     if (id !== state.pollId) return undefined;
     if (sync.status !== 'running') {
       await refreshCurrent(d, schoolId);
-      const { schools: after = [] } = await api.schools(d);
+      const { schools: after = [] } = await api.allSchools(d);
       if (id !== state.pollId) return undefined;
       return showResults(syncOutcome(sync, before, after), true);
     }
@@ -1205,7 +1312,7 @@ function applySafeOne(d, school) {
 
 function applySafeSelected(d) {
   return runAction('apply-safe-selected', async () => {
-    const selected = state.schools.filter((s) => state.selected.has(s.school_id));
+    const selected = await selectedSchools();
     if (!selected.length) return showAlert('Select at least one school on hold, then click Apply safe changes now.');
     const offered = selected.filter((s) => safeOffer(s));
     const skipped = selected.filter((s) => !safeOffer(s));
@@ -1250,13 +1357,14 @@ function safeApplied({ school_id: id, sync_id: syncId }) {
 async function showDistrict(d) {
   setView(h('p', { 'aria-busy': 'true' }, 'Loading the district…'));
   const district = await api.district(d);
+  if (state.listOf !== d) Object.assign(state, { listOf: d, cursors: [null], pageIndex: 0, selected: new Map() });
   state.district = district;
   renderNav();
   document.title = `${district.name}: SIS sync dashboard`;
   const match = h('div', { id: 'match-section' });
   setView(...renderDistrictHeader(district), renderBanner(district), renderPauseBanner(district), renderSchoolsSection(d), match);
   await refreshSchools(d);
-  const [{ clever_schools: clever = [] }, { schools: notConnected = [] }] = await Promise.all([api.cleverSchools(d), api.schools(d, 'not_connected')]);
+  const [{ clever_schools: clever = [] }, { schools: notConnected = [] }] = await Promise.all([api.cleverSchools(d), api.allSchools(d, 'not_connected')]);
   match.replaceChildren(renderMatchSection(d, clever, notConnected));
 }
 
@@ -1281,16 +1389,31 @@ async function refreshDistrict(d) {
   await refreshSchools(d);
 }
 
+// Loads the page of schools in view (filter, order, page) and re-draws the list, its filters and its
+// pager in place. A page left empty (its schools changed status) falls back to the first page.
 async function refreshSchools(d) {
-  const { schools = [] } = await api.schools(d, state.filter);
-  state.schools = schools;
-  const onHold = new Set(schools.filter((s) => s.status === 'on_hold').map((s) => s.school_id));
-  state.selected.forEach((id) => { if (!onHold.has(id)) state.selected.delete(id); });
+  const query = { status: state.filter, sort: state.sort, limit: state.pageSize, cursor: state.cursors[state.pageIndex] };
+  let page = await api.schools(d, query);
+  if (!page.schools?.length && state.pageIndex > 0) {
+    state.cursors = [null];
+    state.pageIndex = 0;
+    page = await api.schools(d, { ...query, cursor: null });
+  }
+  const { schools = [], next_cursor: next = null, total = schools.length, counts = null } = page;
+  Object.assign(state, { schools, next, total, counts });
+  // a ticked school shown again: keep what is shown now (its newest change set), or drop it if no longer held
+  schools.forEach((s) => {
+    if (!state.selected.has(s.school_id)) return;
+    if (s.status === 'on_hold' && s.pending_sync_id) state.selected.set(s.school_id, s);
+    else state.selected.delete(s.school_id);
+  });
   const focusedId = document.activeElement?.id;
   $('#schools-table')?.replaceChildren(renderSchoolsTable(d, schools));
+  $('#status-filters')?.replaceChildren(...renderStatusFilters(d));
+  $('#schools-pager')?.replaceChildren(...renderPager(d, schools.length));
   if (focusedId && document.activeElement === document.body) document.getElementById(focusedId)?.focus();
   const all = $('#select-all');
-  if (all) all.checked = onHold.size > 0 && state.selected.size === onHold.size;
+  if (all) all.checked = Boolean(counts?.on_hold) && state.selected.size >= counts.on_hold;
   updateSelectedCount();
 }
 
@@ -1319,7 +1442,7 @@ const SYNC_STATUS_WORDS = { succeeded: 'Finished', failed: 'Failed', running: 'R
 // how it ended, and the schools it put on hold, applied and released.
 async function showSyncHistory(d) {
   setView(h('p', { 'aria-busy': 'true' }, 'Loading the sync history…'));
-  const [district, { schools = [] }, first] = await Promise.all([api.district(d), api.schools(d), api.syncs(d)]);
+  const [district, { schools = [] }, first] = await Promise.all([api.district(d), api.allSchools(d), api.syncs(d)]);
   state.district = district;
   renderNav();
   document.title = `${district.name}: sync history`;
@@ -1572,9 +1695,12 @@ function renderSettingsPreview(result, change) {
 // ------------------------------------------------------------------------------------- router
 
 function currentRoute() {
-  const parts = window.location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const [path, query = ''] = window.location.hash.replace(/^#\/?/, '').split('?');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] !== 'districts' || !parts[1]) return {};
-  return { districtId: parts[1], schoolId: parts[2] === 'schools' ? parts[3] : undefined, syncs: parts[2] === 'syncs', settings: parts[2] === 'settings' };
+  // `#/districts/{id}?status=on_hold`: the hold e-mail's link to every school on hold opens the list filtered
+  const status = new URLSearchParams(query).get('status');
+  return { districtId: parts[1], schoolId: parts[2] === 'schools' ? parts[3] : undefined, syncs: parts[2] === 'syncs', settings: parts[2] === 'settings', status: status in STATUS_WORDS ? status : undefined };
 }
 
 async function route() {
@@ -1583,8 +1709,9 @@ async function route() {
   return guarded(async () => {
     if (!state.me) state.me = await api.me();
     renderNav();
-    const { districtId, schoolId, syncs, settings } = currentRoute();
+    const { districtId, schoolId, syncs, settings, status } = currentRoute();
     if (!districtId) return openFirstDistrict();
+    if (status && !schoolId) Object.assign(state, { filter: status, listOf: null }); // a fresh, filtered list
     $('#main').focus({ preventScroll: true });
     if (syncs) return loadPage(() => showSyncHistory(districtId));
     if (settings) return loadPage(() => showSettings(districtId));

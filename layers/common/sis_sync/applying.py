@@ -8,7 +8,7 @@ change set and writes the same items: the table ends exactly as after one clean 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -134,17 +134,12 @@ def apply_pending(
     applied = applier.snapshots.get(school.applied.key).records if school.applied else None
     target = applier.snapshots.get(pending.key).records
     change_set = diff(applied, target)
-    archived_at = pending.evaluated_at.isoformat()  # fixed per change set: a retry writes the same items
-    items = [
-        *roster_items(change_set, sync_id, archived_at),
-        *_repairs(applier, school, applied, target, change_set, sync_id, archived_at),
-    ]
-    written = applier.roster.write(district_id, school_id, items, after_batch=applier.after_batch)
-    now = applier.now()
-    committed = state.commit_apply(
-        _applied(school, pending, now),
-        sync_id,
-        AuditEntry(
+    # archived_at is fixed per change set: a retry writes the same items
+    move = RosterMove(sync_id, applied, target, change_set, pending.evaluated_at.isoformat())
+
+    def commit(written: int) -> bool:
+        now = applier.now()
+        entry = AuditEntry(
             district_id=district_id,
             at=now,
             actor=actor,
@@ -153,9 +148,13 @@ def apply_pending(
             sync_ids=[sync_id],
             result="applied",
             detail={"changes": change_set.summary(), "written": written},
-        ),
+        )
+        return state.commit_apply(_applied(school, pending, now), sync_id, entry)
+
+    written = write_claimed(
+        applier, school, move, roster_items(change_set, sync_id, move.archived_at), commit
     )
-    if not committed:  # a newer sync replaced the change set while it was being written
+    if written is None:  # a newer sync replaced the change set while it was being written
         return _refuse(applier, school_id, district_id, sync_id, mode, result)
     if mode == "apply":
         state.settle_outcome(district_id, sync_id, school_id, applied=True)
@@ -207,22 +206,45 @@ def _restoring(
             yield RosterItem(record_type, clever_id, seen, sync_id, archived_at=archived_at)
 
 
-def _repairs(
+@dataclass(frozen=True)
+class RosterMove:
+    """A claimed write of a school's roster from the applied snapshot's records to `target`: an
+    apply's (`target` the new snapshot's records) or an undo's (the previously applied snapshot's)."""
+
+    name: str  # the claim's dirty entry; every item written carries it as its applied_sync_id
+    applied: Records | None  # what the roster holds now (None: nothing applied yet)
+    target: Records
+    change_set: ChangeSet  # between `applied` and `target`, in either direction
+    archived_at: str  # fixed per move, so that a retry writes the same items
+
+
+def write_claimed(
     applier: Applier,
     school: School,
-    applied: Records | None,
-    target: Records,
-    change_set: ChangeSet,
-    sync_id: str,
-    archived_at: str,
-) -> Iterator[RosterItem]:
-    """Records abandoned applies may have written that this change set does not write anyway."""
-    others = school.model_copy(update={"dirty": {k: v for k, v in school.dirty.items() if k != sync_id}})
-    touched = _abandoned_keys(applier, others, applied)
-    for change in change_set:
+    move: RosterMove,
+    items: Iterable[RosterItem],
+    commit: Callable[[int], bool],
+) -> int | None:
+    """After the claim of `move` (its dirty entry): write `items`, and put right whatever abandoned
+    writes (the school's other dirty entries) left that they do not write anyway, in idempotent
+    batches; then `commit(written)` moves the pointer. Returns how many items were written, or None
+    when the commit was refused. A crash before the commit leaves the claim: a retry writes the same
+    items, or the next apply puts them right."""
+    items = [*items, *_repairs(applier, school, move)]
+    written = applier.roster.write(
+        school.district_id, school.school_id, items, after_batch=applier.after_batch
+    )
+    return written if commit(written) else None
+
+
+def _repairs(applier: Applier, school: School, move: RosterMove) -> Iterator[RosterItem]:
+    """Records abandoned writes may have touched that this move does not write anyway."""
+    others = school.model_copy(update={"dirty": {k: v for k, v in school.dirty.items() if k != move.name}})
+    touched = _abandoned_keys(applier, others, move.applied)
+    for change in move.change_set:
         touched.pop((change.record_type, change.clever_id), None)
         touched.pop((change.record_type, change.previous_clever_id), None)
-    return _restoring(touched, target, sync_id, archived_at)
+    return _restoring(touched, move.target, move.name, move.archived_at)
 
 
 def undo_abandoned(applier: Applier, school: School) -> int:
@@ -319,44 +341,45 @@ def apply_safe_pending(
     if not state.claim_apply(district_id, school_id, ref):
         return _refuse(applier, school_id, district_id, sync_id, "release", result)
 
-    archived_at = pending.evaluated_at.isoformat()
-    items = [
-        *roster_items(parts.safe, sync_id, archived_at),
-        *_repairs(applier, school, applied, after, parts.safe, sync_id, archived_at),
-    ]
-    written = applier.roster.write(district_id, school_id, items, after_batch=applier.after_batch)
+    move = RosterMove(sync_id, applied, after, parts.safe, pending.evaluated_at.isoformat())
 
-    remaining = judge(parts.held, after, target, thresholds, pause=held_for_pause(school))
-    csv_key = safe_csv_key(district_id, school_id, sync_id)
-    students = linked_student_names(parts.held, target, after)
-    upload_changes_csv(applier.s3, applier.snapshots.bucket, csv_key, remaining, students)
-    now = applier.now()
-    summary = parts.safe.summary()
-    updated = school.model_copy(
-        update={
-            "applied": ref,
-            "pending": pending.model_copy(update={"csv_key": csv_key, "safe_changes": 0}),
-            # the held part keeps every reason it was held for (tests/unit/test_safe_changes.py);
-            # the old holds stay should a rule ever see it otherwise
-            "holds": list(remaining.holds) or school.holds,
-            "changes": dict(remaining.change_set.summary()) | {"sync_id": sync_id},
-            "safe_applied": SafeApplied(sync_id=sync_id, at=now, actor=actor, changes=dict(summary)),
-            "last_applied": last_applied(school, sync_id, now),  # Undo reverts the safe part too
-            "dirty": {},
-        }
+    def commit(written: int) -> bool:
+        remaining = judge(parts.held, after, target, thresholds, pause=held_for_pause(school))
+        csv_key = safe_csv_key(district_id, school_id, sync_id)
+        students = linked_student_names(parts.held, target, after)
+        upload_changes_csv(applier.s3, applier.snapshots.bucket, csv_key, remaining, students)
+        now = applier.now()
+        summary = parts.safe.summary()
+        updated = school.model_copy(
+            update={
+                "applied": ref,
+                "pending": pending.model_copy(update={"csv_key": csv_key, "safe_changes": 0}),
+                # the held part keeps every reason it was held for (tests/unit/test_safe_changes.py);
+                # the old holds stay should a rule ever see it otherwise
+                "holds": list(remaining.holds) or school.holds,
+                "changes": dict(remaining.change_set.summary()) | {"sync_id": sync_id},
+                "safe_applied": SafeApplied(sync_id=sync_id, at=now, actor=actor, changes=dict(summary)),
+                "last_applied": last_applied(school, sync_id, now),  # Undo reverts the safe part too
+                "dirty": {},
+            }
+        )
+        entry = AuditEntry(
+            district_id=district_id,
+            at=now,
+            actor=actor,
+            action="safe_changes_applied",
+            school_ids=[school_id],
+            sync_ids=[sync_id],
+            result="applied",
+            detail={"changes": summary, "held": remaining.change_set.summary(), "written": written},
+        )
+        base = school.applied.sha256 if school.applied else None
+        return state.commit_safe_apply(updated, sync_id, base, entry)
+
+    written = write_claimed(
+        applier, school, move, roster_items(parts.safe, sync_id, move.archived_at), commit
     )
-    entry = AuditEntry(
-        district_id=district_id,
-        at=now,
-        actor=actor,
-        action="safe_changes_applied",
-        school_ids=[school_id],
-        sync_ids=[sync_id],
-        result="applied",
-        detail={"changes": summary, "held": remaining.change_set.summary(), "written": written},
-    )
-    base = school.applied.sha256 if school.applied else None
-    if not state.commit_safe_apply(updated, sync_id, base, entry):
+    if written is None:
         return _refuse(applier, school_id, district_id, sync_id, "release", result)
     logger.info(
         "safe changes applied", school_id=school_id, sync_id=sync_id, written=written, safe=len(parts.safe)

@@ -51,10 +51,14 @@ def linked_student_names(change_set: ChangeSet, *rosters: Records) -> dict[str, 
         for relationship in change.shown.get("relationships", ())
     }
     names: dict[str, str] = {}
-    for records in rosters:
-        for record in records.get("student", ()):
-            if record["id"] in wanted:
-                names.setdefault(record["id"], display_name("student", record))
+    for records in reversed(rosters):  # an earlier roster's name replaces a later one's
+        names.update(
+            {
+                record["id"]: display_name("student", record)
+                for record in records.get("student", ())
+                if record["id"] in wanted
+            }
+        )
     return names
 
 
@@ -62,13 +66,14 @@ def change_row(change: Change, hold_reasons: Iterable[str], students: StudentNam
     """A CSV row; every cell that comes from Clever (ids included: they may start with "-") is guarded."""
     record = change.shown
     contact_type, linked = _contact_cells(record, students) if change.record_type == "contact" else ("", "")
+    # display_name(), not change.name: the record is at hand (this runs for every row)
     return [
         change.kind,
         change.record_type,
         neutralise_cell(change.clever_id),
         neutralise_cell(change.previous_clever_id),
         neutralise_cell(str(record.get("sis_id", ""))),
-        neutralise_cell(change.name),
+        neutralise_cell(display_name(change.record_type, record)),
         neutralise_cell(str(record.get("email", ""))),
         ";".join(change.changed_fields),
         ";".join(hold_reasons),
@@ -105,21 +110,33 @@ def iter_changes_csv(
     evaluation: Evaluation, students: StudentNames, chunk_chars: int = CHUNK_CHARS
 ) -> Iterator[bytes]:
     """The CSV as UTF-8 chunks of about `chunk_chars` characters."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    lines: list[str] = []
+    size = 0
     for row in csv_rows(evaluation, students):
-        writer.writerow(row)
-        if buffer.tell() >= chunk_chars:
-            yield _drain(buffer)
-    if buffer.tell():
-        yield _drain(buffer)
+        line = csv_line(row)
+        lines.append(line)
+        size += len(line)
+        if size >= chunk_chars:
+            yield "".join(lines).encode("utf-8")
+            lines.clear()
+            size = 0
+    if lines:
+        yield "".join(lines).encode("utf-8")
 
 
-def _drain(buffer: io.StringIO) -> bytes:
-    chunk = buffer.getvalue().encode("utf-8")
-    buffer.seek(0)
-    buffer.truncate()
-    return chunk
+def csv_line(row: list[str]) -> str:
+    """The row as `csv.writer` writes it (minimal quoting, CRLF).
+
+    csv.writer quotes only a cell holding a comma, a quote or a line break: a row with none of them
+    is its cells joined by commas, ~15x cheaper than writerow, which costs most of a 100k-row CSV.
+    """
+    line = ",".join(row)
+    # (an empty line is one empty cell, which csv.writer writes as "")
+    if line and line.count(",") == len(row) - 1 and '"' not in line and "\r" not in line and "\n" not in line:
+        return line + "\r\n"
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(row)
+    return buffer.getvalue()
 
 
 class BinarySink(Protocol):
@@ -183,6 +200,7 @@ __all__ = [
     "StudentNames",
     "change_row",
     "changes_csv_bytes",
+    "csv_line",
     "csv_rows",
     "iter_changes_csv",
     "linked_student_names",

@@ -27,7 +27,7 @@ class Environment(BaseModel):
     evaluate_state_machine_arn: str = ""
     release_state_machine_arn: str = ""
     notify_function_name: str = ""
-    poll_function_name: str = ""
+    poll_state_machine_arn: str = ""
     # where the dashboard signs in: the Hosted UI's OAuth 2.0 endpoints and the public app client
     auth_authorize_url: str = ""
     auth_token_url: str = ""

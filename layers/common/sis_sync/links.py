@@ -131,6 +131,11 @@ def district_page_url(dashboard_url: str, district_id: str) -> str:
     return f"{dashboard_url.rstrip('/')}/#/districts/{quote(district_id, safe='')}"
 
 
+def on_hold_page_url(dashboard_url: str, district_id: str) -> str:
+    """The district's page listing only its schools on hold (the dashboard reads `?status=`)."""
+    return f"{district_page_url(dashboard_url, district_id)}?status=on_hold"
+
+
 def school_page_url(dashboard_url: str, district_id: str, school_id: str) -> str:
     """The school's SIS sync report on the dashboard (a plain route: the admin signs in)."""
     return f"{district_page_url(dashboard_url, district_id)}/schools/{quote(school_id, safe='')}"
@@ -186,6 +191,7 @@ __all__ = [
     "container_link_key",
     "district_page_url",
     "link_url",
+    "on_hold_page_url",
     "school_page_url",
     "sign_link",
     "verify_link",

@@ -165,6 +165,16 @@ class HoldMailLinks:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class HeldSchool:
+    """A school a sync held, as a hold mail needs it: its holds in rule order, and its links (None
+    for a school a digest only counts, beyond the ones it lists)."""
+
+    school: School
+    holds: Sequence[Hold]
+    links: HoldMailLinks | None
+
+
 _templates = Environment(
     loader=PackageLoader("sis_sync", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -175,23 +185,24 @@ _templates = Environment(
 )
 
 
-def _render(name: str, **context: Any) -> str:
+def render(name: str, **context: Any) -> str:
+    """A mail body from its template (`hold.txt`, `hold_digest.html`, …)."""
     return _templates.get_template(name).render(**context)
 
 
-def _when(at: datetime) -> str:
+def when(at: datetime) -> str:
     at = at.astimezone(UTC)
     return f"{at:%B} {at.day}, {at:%Y} at {at:%H:%M} UTC"
 
 
-def _one_line(value: str) -> str:
+def one_line(value: str) -> str:
     """A name as a subject may carry it: no line breaks (header injection), no runs of spaces."""
     return " ".join(value.split())
 
 
 def hold_subject(school_name: str, reasons: Sequence[HoldReason | str]) -> str:
     titles = ", ".join(reason_title(reason) for reason in reasons)
-    return f"Sync on hold for {_one_line(school_name)}: {titles}"
+    return f"Sync on hold for {one_line(school_name)}: {titles}"
 
 
 def render_hold_mail(
@@ -207,7 +218,7 @@ def render_hold_mail(
         "school_url": links.school_url,
         "csv_url": links.csv_url,
         "district_url": links.district_url,
-        "expires_at": _when(links.expires_at),
+        "expires_at": when(links.expires_at),
         "link_hours": int(LINK_TTL.total_seconds() // 3600),
         "csv_rows": csv_row_count(school, sync_id),
         # Apply safe changes: what of this sync was applied already (the rest is what the mail lists)
@@ -219,8 +230,8 @@ def render_hold_mail(
     }
     return Email(
         subject=hold_subject(school.name, [hold.reason for hold in holds]),
-        text=_render("hold.txt", **context),
-        html=_render("hold.html", **context),
+        text=render("hold.txt", **context),
+        html=render("hold.html", **context),
     )
 
 
@@ -240,15 +251,15 @@ def render_disconnected_mail(district: District, district_url: str) -> Email:
         "district_name": district.name,
         "error_code": error.code if error else "",
         "error_message": error.message[:ERROR_MESSAGE_CHARS] if error else "",
-        "error_at": _when(error.at) if error else "",
+        "error_at": when(error.at) if error else "",
         "checks": DISCONNECTED_CHECKS,
         "district_url": district_url,
         "remedy": REASON_WORDS[HoldReason.DISCONNECTED],
     }
     return Email(
-        subject=f"Clever sync disconnected for {_one_line(district.name)}",
-        text=_render("disconnected.txt", **context),
-        html=_render("disconnected.html", **context),
+        subject=f"Clever sync disconnected for {one_line(district.name)}",
+        text=render("disconnected.txt", **context),
+        html=render("disconnected.html", **context),
     )
 
 
@@ -292,8 +303,8 @@ def reason_view(hold: Hold) -> ReasonView:
 
 def _pause_fact(detail: dict[str, Any]) -> str:
     start, end = (detail.get(key) for key in ("pause_start", "pause_end"))
-    since = f" from {_when(datetime.fromisoformat(start))}" if start else ""
-    until = f" until {_when(datetime.fromisoformat(end))}" if end else ""
+    since = f" from {when(datetime.fromisoformat(start))}" if start else ""
+    until = f" until {when(datetime.fromisoformat(end))}" if end else ""
     return f"Clever paused the district's sync{since}{until}."
 
 

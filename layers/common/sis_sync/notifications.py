@@ -1,16 +1,20 @@
-"""The e-mails to district admins: a school went on hold, or the district's Clever connection failed.
+"""The e-mails to district admins: schools went on hold, or the district's Clever connection failed.
 
-Exactly one mail per (school, sync, reason set) and per (district, disconnecting sync), whatever
-Lambda or Step Functions retry: `idempotent_delivery` wraps `deliver` in Powertools idempotency keyed
-on the notice, and a sent hold mail is recorded on the school (`notified_reasons`), which is what
-evaluation compares a later sync's reasons with. What the mails say is `mail_content`; mail goes out
+One hold mail per sync (`HoldDigestNotice`, sent by the evaluate flow once its Map is done): every
+school the sync newly put on hold, or whose reasons grew, in one message; a sync that held one school
+sends the one-school mail. Exactly one mail per (district, sync), per (school, sync, reason set) for
+the one-school notice older executions send, and per (district, disconnecting sync), whatever Lambda
+or Step Functions retry: `idempotent_delivery` wraps `deliver` in Powertools idempotency keyed on the
+notice, and a sent hold mail is recorded on each school it names (`notified_reasons`), which is what
+evaluation compares a later sync's reasons with, and what keeps a digest sent again from naming a
+school twice. What the mails say is `mail_content`; mail goes out
 through SES v2 (`store.mailer`). Logs carry ids, reasons and a recipient count: never an address or
 a body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -24,9 +28,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from sis_sync.evaluation import EvaluationResult
-from sis_sync.links import LINK_TTL, district_page_url, link_url, school_page_url, sign_link
-from sis_sync.mail_content import HoldMailLinks, render_disconnected_mail, render_hold_mail
-from sis_sync.model import Connection, Decision
+from sis_sync.hold_digest import DIGEST_LISTED, DigestLinks, ordered, render_hold_digest
+from sis_sync.links import (
+    LINK_TTL,
+    district_page_url,
+    link_url,
+    on_hold_page_url,
+    school_page_url,
+    sign_link,
+)
+from sis_sync.mail_content import (
+    Email,
+    HeldSchool,
+    HoldMailLinks,
+    render_disconnected_mail,
+    render_hold_mail,
+)
+from sis_sync.model import Connection, Decision, District, School, SchoolOutcome, SchoolStatus
 from sis_sync.observability import logger
 from sis_sync.rules import Hold, HoldReason
 from sis_sync.store.mailer import Mailer
@@ -72,14 +90,34 @@ class DisconnectNotice(BaseModel):
         return "#".join(("disconnected", self.district_id, self.sync_id))
 
 
-Notice = HoldNotice | DisconnectNotice
+class HoldDigestNotice(BaseModel):
+    """Mail the admins once about every school `sync_id` newly put on hold or whose reasons grew
+    (the evaluate flow sends it after its Map, also when the Map failed partway)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["holds"]
+    district_id: str
+    sync_id: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def idempotency_key(self) -> str:
+        return "#".join(("holds", self.district_id, self.sync_id))
+
+
+Notice = HoldNotice | DisconnectNotice | HoldDigestNotice
 
 
 def notice_for(event: dict[str, Any]) -> Notice | None:
-    """The notice a notify event asks for: `{"kind": "disconnected", ...}` from the poller, or the
-    evaluate task's EvaluationResult (a hold), which asks for a mail only when `notify` is true."""
-    if event.get("kind", "hold") == "disconnected":
+    """The notice a notify event asks for: `{"kind": "disconnected", ...}` from the poller,
+    `{"kind": "holds", ...}` from the evaluate flow, or (from executions started before the digest)
+    the evaluate task's EvaluationResult, which asks for a mail only when `notify` is true."""
+    kind = event.get("kind", "hold")
+    if kind == "disconnected":
         return DisconnectNotice.model_validate(event)
+    if kind == "holds":
+        return HoldDigestNotice.model_validate(event)
     result = EvaluationResult.model_validate(event)
     if not result.notify or result.decision is not Decision.HOLD or result.superseded:
         return None
@@ -118,9 +156,11 @@ class Delivery:
 
 
 def deliver(notifier: Notifier, notice: Notice) -> Delivery:
-    """Send the mail a notice asks for, unless it no longer applies (see the two senders)."""
+    """Send the mail a notice asks for, unless it no longer applies (see the senders)."""
     if isinstance(notice, DisconnectNotice):
         return send_disconnected_mail(notifier, notice)
+    if isinstance(notice, HoldDigestNotice):
+        return send_hold_digest(notifier, notice)
     return send_hold_mail(notifier, notice)
 
 
@@ -150,37 +190,144 @@ def send_hold_mail(notifier: Notifier, notice: HoldNotice) -> Delivery:
         return _skipped("no_recipients", **context)
     _require_dashboard(notifier)
 
-    held = {hold.reason: hold for hold in school.holds}
-    in_rule_order = sorted(notice.reasons, key=list(HoldReason).index)
-    holds = [held.get(reason, Hold(reason=reason, detail={})) for reason in in_rule_order]
     now = notifier.now()
+    held = _with_links(notifier, _held(school, notice.reasons), notice.sync_id, now)
+    email = render_hold_mail(district, school, notice.sync_id, held.holds, _links(held))
+    message_id = notifier.mailer.send(district.admin_emails, email)
+    logger.info("hold mail sent", recipients=len(district.admin_emails), message_id=message_id, **context)
+    _record_notified(notifier, [held], notice.sync_id, context)
+    return Delivery(sent=True, message_id=message_id, recipients=len(district.admin_emails))
+
+
+def send_hold_digest(notifier: Notifier, notice: HoldDigestNotice) -> Delivery:
+    """One mail about every school the sync newly put on hold or whose reasons grew, then record
+    each one's reasons as notified; a sync that held one school sends the one-school mail.
+
+    The schools come from the sync's outcomes (held) read with their items: a school that moved on
+    since (released, or a newer sync is pending) or whose reasons were all mailed already is left
+    out, as `send_hold_mail` would leave it; nothing is sent when none is left.
+    """
+    district = notifier.state.get_district(notice.district_id)
+    if district is None:
+        raise NotificationTargetMissingError(notice.district_id)
+    context: dict[str, Any] = {"district_id": notice.district_id, "sync_id": notice.sync_id}
+    held_ids = sorted(
+        outcome.school_id
+        for outcome in notifier.state.outcomes(notice.district_id, notice.sync_id)
+        if outcome.outcome is SchoolOutcome.HELD
+    )
+    schools = notifier.state.get_schools(notice.district_id, held_ids)
+    news = [
+        _held(school, _reasons(school))
+        for school in (schools[school_id] for school_id in held_ids if school_id in schools)
+        if _news_for(school, notice.sync_id)
+    ]
+    context["schools"] = len(news)
+    if not news:
+        return _skipped("nothing_new", **context)
+    if not district.admin_emails:
+        _record_notified(notifier, news, notice.sync_id, context)  # see send_hold_mail
+        return _skipped("no_recipients", **context)
+    _require_dashboard(notifier)
+
+    now = notifier.now()
+    email = _hold_digest_mail(notifier, district, news, notice.sync_id, now)
+    message_id = notifier.mailer.send(district.admin_emails, email)
+    logger.info("hold mail sent", recipients=len(district.admin_emails), message_id=message_id, **context)
+    _record_notified(notifier, news, notice.sync_id, context)
+    return Delivery(sent=True, message_id=message_id, recipients=len(district.admin_emails))
+
+
+def _hold_digest_mail(
+    notifier: Notifier, district: District, news: list[HeldSchool], sync_id: str, now: datetime
+) -> Email:
+    if len(news) == 1:
+        [held] = news
+        held = _with_links(notifier, held, sync_id, now)
+        return render_hold_mail(district, held.school, sync_id, held.holds, _links(held))
+    # links (one signature each) only for the schools the mail lists; the rest are on the dashboard
+    listed = ordered(news)
+    with_links = [
+        _with_links(notifier, held, sync_id, now) if rank < DIGEST_LISTED else held
+        for rank, held in enumerate(listed)
+    ]
+    links = DigestLinks(
+        district_url=district_page_url(notifier.dashboard_url, district.district_id),
+        on_hold_url=on_hold_page_url(notifier.dashboard_url, district.district_id),
+        expires_at=now + LINK_TTL,
+    )
+    return render_hold_digest(district, sync_id, with_links, links)
+
+
+def _news_for(school: School, sync_id: str) -> bool:
+    """The school is still held by this sync and not every reason of it was mailed (what
+    evaluation's `notify` says, read from the school as it is now)."""
+    return (
+        school.status is SchoolStatus.ON_HOLD
+        and school.pending_sync_id == sync_id
+        and bool(school.holds)
+        and not _reasons(school) <= set(school.notified_reasons)
+    )
+
+
+def _reasons(school: School) -> set[str]:
+    return {hold.reason.value for hold in school.holds}
+
+
+def _held(school: School, reasons: Iterable[str]) -> HeldSchool:
+    """The school's holds for `reasons`, in rule order (a reason without a recorded hold is still
+    named), without links yet."""
+    recorded = {hold.reason: hold for hold in school.holds}
+    in_rule_order = sorted({HoldReason(reason) for reason in reasons}, key=list(HoldReason).index)
+    holds = [recorded.get(reason, Hold(reason=reason, detail={})) for reason in in_rule_order]
+    return HeldSchool(school=school, holds=holds, links=None)
+
+
+def _with_links(notifier: Notifier, held: HeldSchool, sync_id: str, now: datetime) -> HeldSchool:
+    """The school with its report link and a signed link to this sync's CSV of changes."""
+    school = held.school
     token = sign_link(
         notifier.link_key(),
-        district_id=notice.district_id,
-        school_id=notice.school_id,
-        sync_id=notice.sync_id,
+        district_id=school.district_id,
+        school_id=school.school_id,
+        sync_id=sync_id,
         purpose="changes_csv",
         now=now,
     )
     links = HoldMailLinks(
-        school_url=school_page_url(notifier.dashboard_url, notice.district_id, notice.school_id),
+        school_url=school_page_url(notifier.dashboard_url, school.district_id, school.school_id),
         csv_url=link_url(notifier.dashboard_url, token),
-        district_url=district_page_url(notifier.dashboard_url, notice.district_id),
+        district_url=district_page_url(notifier.dashboard_url, school.district_id),
         expires_at=now + LINK_TTL,
     )
-    email = render_hold_mail(district, school, notice.sync_id, holds, links)
-    message_id = notifier.mailer.send(district.admin_emails, email)
-    logger.info("hold mail sent", recipients=len(district.admin_emails), message_id=message_id, **context)
-    # The mail is out: a failure from here on must not fail the invocation, or a retry would send
-    # it again (Powertools forgets the idempotency record of a failed call).
-    try:
-        recorded = notifier.state.record_notified(school, notice.sync_id, notice.reasons)
-    except (ClientError, BotoCoreError):
-        logger.exception("notified reasons not recorded", **context)
-        recorded = False
-    if not recorded:
-        logger.info("school moved on before its notified reasons were recorded", **context)
-    return Delivery(sent=True, message_id=message_id, recipients=len(district.admin_emails))
+    return HeldSchool(school=school, holds=held.holds, links=links)
+
+
+def _links(held: HeldSchool) -> HoldMailLinks:
+    assert held.links is not None  # made by _with_links
+    return held.links
+
+
+def _record_notified(
+    notifier: Notifier, mailed: list[HeldSchool], sync_id: str, context: dict[str, Any]
+) -> None:
+    """Record each mailed school's reasons as notified. The mail is out: a failure from here on must
+    not fail the invocation, or a retry would send it again (Powertools forgets the idempotency
+    record of a failed call); a school left unrecorded is at worst named again by a later mail."""
+    moved_on = failed = 0
+    for held in mailed:
+        reasons = [hold.reason.value for hold in held.holds]
+        try:
+            moved_on += not notifier.state.record_notified(held.school, sync_id, reasons)
+        except (ClientError, BotoCoreError):
+            logger.exception(
+                "notified reasons not recorded", **(context | {"school_id": held.school.school_id})
+            )
+            failed += 1
+    if moved_on:
+        logger.info("school moved on before its notified reasons were recorded", schools=moved_on, **context)
+    if failed:
+        logger.warning("notified reasons not recorded", schools=failed, **context)
 
 
 def send_disconnected_mail(notifier: Notifier, notice: DisconnectNotice) -> Delivery:

@@ -36,6 +36,7 @@ from sis_sync.observability import logger
 from sis_sync.onboarding import TokenDistrictMismatchError
 from sis_sync.pause import pause_of, resumed
 from sis_sync.pulling import (
+    LISTINGS,
     ListingCursor,
     MemoryPullStore,
     Paged,
@@ -238,24 +239,30 @@ def poll_step(
         try:
             if now > run.started_at + PULL_DEADLINE:
                 raise CleverDeadlineExceeded(f"the pull did not complete within {PULL_DEADLINE}")
-            limits = paging_limits(last, budget_s)
-            with poller.clever(poller.tokens.get(district_id)) as client:
-                client.bound(limits)
-                try:
-                    pause = pause_of(require_own_district(client, district), now)
-                    if pause is not None:  # Clever's data is frozen: read nothing, apply nothing
-                        return PollStep(_mark_paused(poller, district, run, pause), True)
-                    paged = page_listings(
-                        client,
-                        poller.pulls,
-                        district_id,
-                        sync_id,
-                        limits=limits,
-                        stop_at=began + step_s,
-                        clock=poller.clock,
-                    )
-                finally:
-                    run.requests = poller.pulls.add_requests(district_id, sync_id, client.request_count)
+            paged = _stored_complete(poller.pulls, district_id, sync_id)
+            if paged is not None:
+                run.requests = poller.pulls.add_requests(district_id, sync_id, 0)  # the pull's total
+            else:
+                limits = paging_limits(last, budget_s)
+                with poller.clever(poller.tokens.get(district_id)) as client:
+                    client.bound(limits)
+                    try:
+                        # every step that pages checks the token's district and the pause first: a
+                        # token swapped or a district paused mid-poll reads nothing more
+                        pause = pause_of(require_own_district(client, district), now)
+                        if pause is not None:  # Clever's data is frozen: read nothing, apply nothing
+                            return PollStep(_mark_paused(poller, district, run, pause), True)
+                        paged = page_listings(
+                            client,
+                            poller.pulls,
+                            district_id,
+                            sync_id,
+                            limits=limits,
+                            stop_at=began + step_s,
+                            clock=poller.clock,
+                        )
+                    finally:
+                        run.requests = poller.pulls.add_requests(district_id, sync_id, client.request_count)
             # partitioned in this step if it fits, or by a step that only had partitioning left
             if not paged.complete or (
                 paged.fetched and not _partition_fits(paged, poller.clock() - began, step_s)
@@ -273,6 +280,15 @@ def poll_step(
     finally:
         if done:
             state.release_poll_lease(district_id, sync_id)
+
+
+def _stored_complete(store: PullStore, district_id: str, sync_id: str) -> Paged | None:
+    """The pull's cursors when every listing's last page is stored (the step only partitions: it
+    reads nothing from Clever, each page was read by a step that checked the token's district)."""
+    cursors = store.cursors(district_id, sync_id)
+    if set(cursors) != set(LISTINGS) or not all(cursor.done for cursor in cursors.values()):
+        return None
+    return Paged(cursors, fetched=0)
 
 
 def _partition_fits(paged: Paged, spent_s: float, step_s: float) -> bool:

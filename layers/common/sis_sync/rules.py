@@ -83,8 +83,10 @@ def evaluate(
     """Diff the applied roster (None on a first sync) against the new one and run every rule."""
     previous_records = _records(previous) if previous is not None else None
     current_records = _records(current)
-    change_set = diff(previous_records, current_records)
-    return judge(change_set, previous_records or {}, current_records, thresholds, pause=pause)
+    # one pause for both: a collection in between would only rescan both rosters and the change set
+    with collector_paused():
+        change_set = diff(previous_records, current_records)
+        return judge(change_set, previous_records or {}, current_records, thresholds, pause=pause)
 
 
 def judge(
@@ -121,8 +123,14 @@ def _records(snapshot: Snapshot | Records) -> Records:
 
 
 def _reasons_by_change(fired: list[Fired]) -> dict[ChangeKey, tuple[HoldReason, ...]]:
-    reasons: dict[ChangeKey, tuple[HoldReason, ...]] = {}
-    for verdict in fired:
+    if not fired:
+        return {}
+    first, *others = fired
+    # the first rule's changes at once, without a Python loop (a re-key gives every change a reason)
+    reasons: dict[ChangeKey, tuple[HoldReason, ...]] = dict.fromkeys(
+        map(change_key, first.changes), (first.hold.reason,)
+    )
+    for verdict in others:
         for change in verdict.changes:
             key = change_key(change)
             if verdict.hold.reason not in reasons.get(key, ()):
@@ -211,21 +219,23 @@ def too_many_parent_connections(
     """
     contact_changes = change_set.of_type("contact")
     applied_id = _applied_student_ids(change_set)
-    touched = {student for change in contact_changes for student in _linked(change.record)}
-    touched |= applied_id.keys()
+    linked_now = [_linked(change.record) for change in contact_changes]
+    touched = set().union(*linked_now, applied_id.keys())
     if not touched:
         return None
     wanted = touched | {applied_id.get(student, student) for student in touched}
     before = _guardian_counts(previous.get("contact", []), wanted)
+    # links taken away and added, counted for every student (only `touched` ones are read)
+    lost = Counter(student for change in contact_changes for student in _linked(change.previous))
+    gained = Counter(student for linked in linked_now for student in linked)
     now = before.copy()
-    for change in contact_changes:
-        now.subtract(_linked(change.previous) & wanted)
-        now.update(_linked(change.record) & wanted)
+    now.subtract(lost)
+    now.update(gained)
     limit = thresholds.max_guardians
     flagged = {
         student: (now[student], before[applied_id.get(student, student)])
-        for student in sorted(touched)
-        if now[student] >= limit > before[applied_id.get(student, student)]
+        for student in sorted(student for student in touched if now[student] >= limit)
+        if limit > before[applied_id.get(student, student)]
     }
     if not flagged:
         return None
@@ -354,15 +364,17 @@ def _new_blocked_relationships(
 ) -> list[dict[str, str]]:
     if change.record is None:
         return []
+    new_blocked = [rel for rel in change.record.get("relationships", ()) if rel["type"].casefold() in blocked]
+    if not new_blocked:  # the usual contact: no need to index what it had before
+        return []
     before = {
         (relationship["student"], relationship["type"].casefold())
         for relationship in (change.previous or {}).get("relationships", ())
     }
     return [
         relationship
-        for relationship in change.record.get("relationships", ())
-        if relationship["type"].casefold() in blocked
-        and (
+        for relationship in new_blocked
+        if (
             applied_id.get(relationship["student"], relationship["student"]),
             relationship["type"].casefold(),
         )

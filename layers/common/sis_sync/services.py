@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from sis_sync.api.adapters import LambdaPollStarter, S3CsvReader
+from sis_sync.api.adapters import PollMachineStarter, S3CsvReader
 from sis_sync.api.context import ApiContext
 from sis_sync.applying import Applier
 from sis_sync.clever.app_tokens import CleverApp
@@ -150,7 +150,7 @@ def admin_api() -> ApiContext:
             client("s3"),
             env.snapshot_bucket,
         ),
-        polls=LambdaPollStarter(client("lambda"), env.poll_function_name),
+        polls=PollMachineStarter(Executions(client("stepfunctions"), env.poll_state_machine_arn)),
         tokens=token_store(),
         clever=clever_client_factory(env),
         link_key=container_link_key(client("secretsmanager"), env.link_key_secret_arn),

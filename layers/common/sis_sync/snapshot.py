@@ -298,12 +298,77 @@ def section_record(section: Section, students: list[str]) -> SectionRecord:
     )
 
 
-def _schools_of(school: str | None, schools: list[str]) -> set[str]:
-    return set(schools) | ({school} if school else set())
+def _schools_of(school: str | None, schools: list[str]) -> list[str]:
+    return sorted(set(schools) | ({school} if school else set()))
 
 
 def _roles_of(user: User) -> tuple[str, ...]:
     return tuple(role for role in PERSON_ROLES if getattr(user.roles, role) is not None)
+
+
+class PlacedRole(TypedDict):
+    record: Record
+    schools: list[str]  # where Clever says the role is held ([] for a contact: through its students)
+
+
+class Person(TypedDict):
+    """A user as the partitioner reads it: plain JSON, so a page can be converted once, when it is
+    stored, and partitioned in a later invocation without validating it again."""
+
+    id: str
+    name: str  # for the quarantine report
+    held: list[str]  # every role the user has
+    roles: dict[str, PlacedRole]  # the roles read from this listing, with their records
+
+
+class PendingSection(TypedDict):
+    """A section before its students are known: placed once every student is."""
+
+    record: SectionRecord
+    school: str
+    term_id: str
+    students: list[str]
+
+
+def person_of(user: User, listed_as: str | None = None) -> Person:
+    """`user` as `Partitioner.add_person` reads it: only the role of its listing (`listed_as`),
+    or every role it holds."""
+    held = _roles_of(user)
+    wanted = held if listed_as is None else tuple(role for role in held if role == listed_as)
+    roles = user.roles
+    placed: dict[str, PlacedRole] = {}
+    for role in wanted:
+        if role == "student" and roles.student:
+            record = cast(Record, student_record(user))
+            placed[role] = PlacedRole(
+                record=record, schools=_schools_of(roles.student.school, roles.student.schools)
+            )
+        elif role == "teacher" and roles.teacher:
+            record = cast(Record, teacher_record(user))
+            placed[role] = PlacedRole(
+                record=record, schools=_schools_of(roles.teacher.school, roles.teacher.schools)
+            )
+        elif role == "staff" and roles.staff:
+            placed[role] = PlacedRole(
+                record=cast(Record, staff_record(user)), schools=sorted(set(roles.staff.schools))
+            )
+        elif role == "contact":
+            placed[role] = PlacedRole(record=cast(Record, contact_record(user)), schools=[])
+    return Person(
+        id=user.id,
+        name=" ".join(part for part in (user.name.first, user.name.last) if part),
+        held=list(held),
+        roles=placed,
+    )
+
+
+def pending_section(section: Section) -> PendingSection:
+    return PendingSection(
+        record=section_record(section, []),
+        school=section.school or "",
+        term_id=section.term_id or "",
+        students=section.students,
+    )
 
 
 class Partitioner:
@@ -386,101 +451,104 @@ class Partitioner:
         """One user of a listing. `listed_as` is the role of the listing (`/users?role=teacher`):
         only that role is read from it, so a teacher who is also staff, listed once under each
         role, is one person with two roles; without it every role of the user is read."""
-        roles = user.roles
-        held = _roles_of(user)
-        name = " ".join(part for part in (user.name.first, user.name.last) if part)
-        if len(held) > 1:
-            self._db.execute("INSERT OR IGNORE INTO multi_role VALUES (?)", (user.id,))
-        if listed_as is not None and listed_as not in held:
-            self.quarantine.add("no_role", _record_type(listed_as), user.id, name=name, detail=listed_as)
+        self.add_person(person_of(user, listed_as), listed_as)
+
+    def add_person(self, person: Person, listed_as: str | None = None) -> None:
+        """`add_user` of a user already converted by `person_of(user, listed_as)`."""
+        user_id, name = person["id"], person["name"]
+        if len(person["held"]) > 1:
+            self._db.execute("INSERT OR IGNORE INTO multi_role VALUES (?)", (user_id,))
+        if listed_as is not None and listed_as not in person["held"]:
+            self.quarantine.add("no_role", _record_type(listed_as), user_id, name=name, detail=listed_as)
             return
-        wanted = set(held) if listed_as is None else {listed_as}
-        if "student" in wanted and roles.student and self._first_time("student", user.id, name):
-            schools = _schools_of(roles.student.school, roles.student.schools)
-            placed = self._place("student", cast(Record, student_record(user)), schools, name)
-            # a student placed nowhere is still known (NULL): its contacts are not dangling
-            self._db.executemany(
-                "INSERT INTO student_school VALUES (?, ?)", ((user.id, school) for school in placed or [None])
-            )
-        if "teacher" in wanted and roles.teacher and self._first_time("teacher", user.id, name):
-            schools = _schools_of(roles.teacher.school, roles.teacher.schools)
-            self._place("teacher", cast(Record, teacher_record(user)), schools, name)
-        if "staff" in wanted and roles.staff and self._first_time("staff", user.id, name):
-            self._place("staff", cast(Record, staff_record(user)), set(roles.staff.schools), name)
-        if "contact" in wanted and roles.contact and self._first_time("contact", user.id, name):
-            self._db.execute("INSERT INTO contact (body) VALUES (?)", (orjson.dumps(contact_record(user)),))
+        for role, placed in person["roles"].items():
+            kind = _record_type(role)
+            if not self._first_time(kind, user_id, name):
+                continue
+            if kind == "contact":
+                self._db.execute("INSERT INTO contact (body) VALUES (?)", (orjson.dumps(placed["record"]),))
+                continue
+            schools = self._place(kind, placed["record"], set(placed["schools"]), name)
+            if kind == "student":
+                # a student placed nowhere is still known (NULL): its contacts are not dangling
+                self._db.executemany(
+                    "INSERT INTO student_school VALUES (?, ?)",
+                    ((user_id, school) for school in schools or [None]),
+                )
 
     def add_terms(self, term_ids: Iterable[str]) -> None:
         """The district's terms: a section naming another term is kept, its reference quarantined."""
         self._term_ids = set(term_ids)
 
     def add_section(self, section: Section) -> None:
-        if self._first_time("section", section.id, section.name):
-            pending = {
-                "record": section_record(section, []),
-                "school": section.school or "",
-                "term_id": section.term_id or "",
-                "students": section.students,
-            }
+        self.add_pending_section(pending_section(section))
+
+    def add_pending_section(self, pending: PendingSection) -> None:
+        """`add_section` of a section already converted by `pending_section`."""
+        record = pending["record"]
+        if self._first_time("section", record["id"], record["name"]):
             self._db.execute("INSERT INTO section (body) VALUES (?)", (orjson.dumps(pending),))
 
-    def _in_school(self, student: str, school: str) -> bool:
-        found = self._db.execute(
-            "SELECT 1 FROM student_school WHERE id = ? AND school = ?", (student, school)
+    def _dangling(
+        self, kind: RecordType, record: Record, name: str, reference: str, school: str = ""
+    ) -> None:
+        """A reference of `record` to something Clever did not list (a term, a student)."""
+        self.quarantine.add(
+            "dangling_references",
+            kind,
+            record["id"],
+            name=name,
+            detail=reference,
+            schools=[school] if school else [],
         )
-        return found.fetchone() is not None
+
+    def _schools_of_students(self, students: list[str]) -> dict[str, list[str | None]]:
+        """Each of `students` Clever listed, with its schools (None: placed in none); one query
+        per chunk, not one per student (a NYC pull has ~5 M section and contact memberships)."""
+        found: defaultdict[str, list[str | None]] = defaultdict(list)
+        unique = list(dict.fromkeys(students))
+        for start in range(0, len(unique), _QUERY_CHUNK):
+            chunk = unique[start : start + _QUERY_CHUNK]
+            rows = self._db.execute(
+                f"SELECT id, school FROM student_school WHERE id IN ({','.join('?' * len(chunk))})",  # noqa: S608 (placeholders only)
+                chunk,
+            )
+            for student, school in rows:
+                found[student].append(school)
+        return found
 
     def _place_sections(self) -> None:
-        quarantine = self.quarantine
         for (body,) in self._db.execute("SELECT body FROM section ORDER BY seq"):
             pending = orjson.loads(body)
             record, school = pending["record"], pending["school"]
             if self._term_ids is not None and pending["term_id"] and pending["term_id"] not in self._term_ids:
-                quarantine.add(
-                    "dangling_references",
-                    "section",
-                    record["id"],
-                    name=record["name"],
-                    detail=f"term:{pending['term_id']}",
-                    schools=[school] if school else [],
-                )
+                self._dangling("section", record, record["name"], f"term:{pending['term_id']}", school)
             students = []
+            schools_of = self._schools_of_students(pending["students"]) if school else {}
             for student in pending["students"]:
-                if school and self._in_school(student, school):
+                if school in schools_of.get(student, ()):
                     students.append(student)
                 else:
-                    quarantine.add(
-                        "dangling_references",
-                        "section",
-                        record["id"],
-                        name=record["name"],
-                        detail=f"student:{student}",
-                        schools=[school] if school else [],
-                    )
+                    self._dangling("section", record, record["name"], f"student:{student}", school)
             record["students"] = sorted(set(students))
             self._place("section", record, {school} if school else set(), record["name"])
 
     def _place_contacts(self) -> None:
-        quarantine = self.quarantine
         for (body,) in self._db.execute("SELECT body FROM contact ORDER BY seq"):
             contact: ContactRecord = orjson.loads(body)
             students_by_school: defaultdict[str, set[str]] = defaultdict(set)
+            schools_of = self._schools_of_students([rel["student"] for rel in contact["relationships"]])
             for rel in contact["relationships"]:
-                rows = self._db.execute("SELECT school FROM student_school WHERE id = ?", (rel["student"],))
-                schools = [school for (school,) in rows.fetchall()]
+                schools = schools_of.get(rel["student"], [])
                 if not schools:
-                    quarantine.add(
-                        "dangling_references",
-                        "contact",
-                        contact["id"],
-                        name=contact["name"],
-                        detail=f"student:{rel['student']}",
+                    self._dangling(
+                        "contact", cast(Record, contact), contact["name"], f"student:{rel['student']}"
                     )
                 for school in schools:
                     if school is not None:
                         students_by_school[school].add(rel["student"])
             if not students_by_school:
-                quarantine.add("without_school", "contact", contact["id"], name=contact["name"])
+                self.quarantine.add("without_school", "contact", contact["id"], name=contact["name"])
             self._db.executemany(
                 "INSERT INTO placed VALUES (?, 'contact', ?, ?)",
                 (
@@ -519,6 +587,7 @@ class Partitioner:
         return dict(self.schools())
 
 
+_QUERY_CHUNK: Final = 500  # ids per IN (...) query: below any SQLite's limit of 999 variables
 _PRAGMAS: Final = (
     "PRAGMA journal_mode = OFF",  # a scratch file: a crash loses nothing that is not refetched
     "PRAGMA synchronous = OFF",

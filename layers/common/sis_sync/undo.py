@@ -1,11 +1,12 @@
 """Undo (DESIGN §7): the roster back to the snapshot applied before the school's latest change set,
 and that change set pending again, on hold with reason `undone`, for an admin to decide again.
 
-The same machinery as an apply (sis_sync.applying): the writes are claimed as a dirty entry, written
-as idempotent whole-item puts in batches, then the pointer, the pending change set and an audit entry
-are committed in one transaction. A crash part-way leaves the pointer on the undone snapshot, so a
-retry computes the same items and writes them again; should nobody retry, the next apply puts right
-whatever the abandoned undo wrote (its dirty entry names the snapshot it was writing toward).
+The same machinery as an apply (sis_sync.applying.write_claimed): the writes are claimed as a dirty
+entry, written as idempotent whole-item puts in batches, then the pointer, the pending change set
+and an audit entry are committed in one transaction. A crash part-way leaves the pointer on the
+undone snapshot, so a retry computes the same items and writes them again; should nobody retry, the
+next apply puts right whatever the abandoned undo wrote (its dirty entry names the snapshot it was
+writing toward).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Final, Literal
 from sis_sync.applying import (
     Applier,
     ApplyResult,
+    RosterMove,
     StalePendingSyncError,
-    _repairs,  # the apply's own repair of abandoned writes: one way of putting them right
     undo_abandoned,
+    write_claimed,
 )
 from sis_sync.changes import ChangeSet, diff
 from sis_sync.changes_csv import linked_student_names, upload_changes_csv
@@ -134,43 +136,48 @@ def undo_applied(
         return _refuse(applier, school, sync_id)
 
     change_set = diff(before, applied)  # the change set being undone, old side first
-    archived_at = last.at.isoformat()  # fixed per undo: a retry writes the same items
-    items = [
-        *reverting_items(change_set, name, archived_at),
-        *_repairs(applier, school, applied, before or {}, change_set, name, archived_at),
-    ]
-    written = applier.roster.write(district_id, school_id, items, after_batch=applier.after_batch)
+    # archived_at is fixed per undo: a retry writes the same items
+    move = RosterMove(name, applied, before or {}, change_set, last.at.isoformat())
 
-    now = applier.now()
-    thresholds = district.settings.thresholds_for(school_id)
-    pending, evaluation = _pending_again(applier, school, now, thresholds, before, (applied, change_set))
-    # (no actor in the detail: signed e-mail links show holds, and never name the admins who acted)
-    holds = [Hold(reason=HoldReason.UNDONE, detail={"applied_at": last.at.isoformat()}), *evaluation.holds]
-    updated = school.model_copy(
-        update={
-            "applied": last.before,
-            "pending": pending,
-            "status": SchoolStatus.ON_HOLD,
-            "holds": holds,
-            # the admin who undid it is looking at it: its reasons count as told (no hold e-mail)
-            "notified_reasons": sorted({hold.reason.value for hold in holds}),
-            "changes": dict(evaluation.change_set.summary()) | {"sync_id": sync_id},
-            "last_applied": None,
-            "safe_applied": None,
-        }
+    def commit(written: int) -> bool:
+        now = applier.now()
+        thresholds = district.settings.thresholds_for(school_id)
+        pending, evaluation = _pending_again(applier, school, now, thresholds, before, (applied, change_set))
+        # (no actor in the detail: signed e-mail links show holds, and never name the admins who acted)
+        holds = [
+            Hold(reason=HoldReason.UNDONE, detail={"applied_at": last.at.isoformat()}),
+            *evaluation.holds,
+        ]
+        updated = school.model_copy(
+            update={
+                "applied": last.before,
+                "pending": pending,
+                "status": SchoolStatus.ON_HOLD,
+                "holds": holds,
+                # the admin who undid it is looking at it: its reasons count as told (no hold e-mail)
+                "notified_reasons": sorted({hold.reason.value for hold in holds}),
+                "changes": dict(evaluation.change_set.summary()) | {"sync_id": sync_id},
+                "last_applied": None,
+                "safe_applied": None,
+            }
+        )
+        entry = AuditEntry(
+            district_id=district_id,
+            at=now,
+            actor=actor,
+            action="sync_undone",
+            school_ids=[school_id],
+            sync_ids=[sync_id],
+            result="undone",
+            detail={"changes": change_set.summary(), "written": written, "reasons": updated.notified_reasons},
+        )
+        repaired = sorted({name, *school.dirty})
+        return state.commit_undo(updated, applied_ref.sha256, repaired, entry)
+
+    written = write_claimed(
+        applier, school, move, reverting_items(change_set, name, move.archived_at), commit
     )
-    entry = AuditEntry(
-        district_id=district_id,
-        at=now,
-        actor=actor,
-        action="sync_undone",
-        school_ids=[school_id],
-        sync_ids=[sync_id],
-        result="undone",
-        detail={"changes": change_set.summary(), "written": written, "reasons": updated.notified_reasons},
-    )
-    repaired = sorted({name, *school.dirty})
-    if not state.commit_undo(updated, applied_ref.sha256, repaired, entry):
+    if written is None:
         return _refuse(applier, state.get_school(district_id, school_id) or school, sync_id)
     logger.info("sync undone", school_id=school_id, sync_id=sync_id, written=written)
     return result.model_copy(update={"written": written})

@@ -52,6 +52,7 @@ def test_the_panel_names_schools_refuses_unknown_ones_and_brookside_is_matched(
     shot(page, "demo-panel")
     undo.click()
     page.get_by_test_id("panel-outcome").filter(has_text="Undone: Semester end").wait_for()
+    page.get_by_text("None: the district is as Clever first served it.").wait_for()  # list refreshed
     assert page.get_by_role("button", name="Undo this scenario", exact=False).count() == 0
     # When Clever shares Brookside, and the poll runs
     page.get_by_role("button", name="Clever shares Brookside Elementary School").click()

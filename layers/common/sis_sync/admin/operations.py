@@ -28,7 +28,8 @@ class UnknownDistrictError(LookupError):
 
 
 class PollInvoker(Protocol):
-    """Asks poll_clever for one district's poll (the API's way): at once, or waiting for its result."""
+    """Starts one district's poll the API's way (the poll state machine): returns at once, or
+    waits for its result (`syncs`: the polled district's sync id and status)."""
 
     def invoke(self, request: dict[str, Any], *, wait: bool) -> dict[str, Any]: ...
 

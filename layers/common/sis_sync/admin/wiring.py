@@ -1,27 +1,33 @@
 """Where the CLI finds a stack's resources, and the boto3 clients it works with.
 
-`--stack NAME`: CloudFormation's outputs, parameters and physical resources of that stack.
+`--stack NAME`: CloudFormation's outputs and parameters of that stack.
 Without it: the functions' own environment variables (STATE_TABLE, TOKEN_PARAMETER_PREFIX,
-POLL_FUNCTION_NAME, CLEVER_API_URL; `AWS_ENDPOINT_URL` for moto), which the devstack prints.
+POLL_STATE_MACHINE_ARN, CLEVER_API_URL; `AWS_ENDPOINT_URL` for moto), which the devstack prints.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import boto3
-from botocore.config import Config
 
 from sis_sync.admin.operations import Operator
 from sis_sync.clever.client import DEFAULT_BASE_URL, CleverClient
 from sis_sync.config import Environment
+from sis_sync.scheduling import PULL_DEADLINE
+from sis_sync.store.executions import Executions
 from sis_sync.store.state_table import StateTable
 from sis_sync.store.tokens import TokenStore
 
-POLL_TIMEOUT_S = 900  # the poll function's own timeout: `--wait` may take that long
+# `--wait` looks at the poll's execution this often, and gives up after the pull's own deadline
+# (a pull not complete by then fails) plus the time to record and evaluate it
+WAIT_INTERVAL_S: Final = 1.0
+WAIT_LIMIT_S: Final = PULL_DEADLINE.total_seconds() + 900
 
 
 class StackNotFoundError(LookupError):
@@ -32,7 +38,7 @@ class StackNotFoundError(LookupError):
 class StackNames:
     state_table: str
     token_parameter_prefix: str
-    poll_function_name: str
+    poll_state_machine_arn: str
     clever_api_url: str = DEFAULT_BASE_URL
 
 
@@ -43,52 +49,58 @@ def names_from_cloudformation(cloudformation: Any, stack: str) -> StackNames:
         raise StackNotFoundError(f"stack {stack}: {error.response['Error']['Message']}") from error
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
-    resources = {
-        resource["LogicalResourceId"]: resource["PhysicalResourceId"]
-        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
-        for resource in page["StackResourceSummaries"]
-    }
     return StackNames(
         state_table=outputs["StateTableName"],
         token_parameter_prefix=outputs["TokenParameterPrefix"],
-        poll_function_name=resources["PollCleverFunction"],
+        poll_state_machine_arn=outputs["PollStateMachineArn"],
         clever_api_url=parameters.get("CleverApiUrl") or DEFAULT_BASE_URL,
     )
 
 
 def names_from_environment(env: Environment) -> StackNames:
-    if not env.state_table or not env.poll_function_name:
+    if not env.state_table or not env.poll_state_machine_arn:
         raise StackNotFoundError(
             "no stack: pass --stack NAME, or export the devstack's STATE_TABLE, TOKEN_PARAMETER_PREFIX,"
-            " POLL_FUNCTION_NAME and AWS_ENDPOINT_URL (it prints them when it starts)"
+            " POLL_STATE_MACHINE_ARN and AWS_ENDPOINT_URL (it prints them when it starts)"
         )
     return StackNames(
         state_table=env.state_table,
         token_parameter_prefix=env.token_parameter_prefix,
-        poll_function_name=env.poll_function_name,
+        poll_state_machine_arn=env.poll_state_machine_arn,
         clever_api_url=env.clever_api_url,
     )
 
 
-class LambdaPolls:
-    """poll_clever invoked as the API invokes it (Event), or synchronously for `--wait`."""
+class MachinePolls:
+    """The poll state machine started as the API starts it (one poll order, execution name = the
+    sync id, one step per invocation); with `wait`, until the execution ends."""
 
-    def __init__(self, lambda_client: Any, function_name: str) -> None:
-        self._lambda = lambda_client
-        self._function_name = function_name
+    def __init__(
+        self,
+        sfn: Any,
+        machine_arn: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sfn = sfn
+        self._executions = Executions(sfn, machine_arn)
+        self._sleep = sleep
+        self._clock = clock
 
     def invoke(self, request: dict[str, Any], *, wait: bool) -> dict[str, Any]:
-        response = self._lambda.invoke(
-            FunctionName=self._function_name,
-            InvocationType="RequestResponse" if wait else "Event",
-            Payload=json.dumps(request).encode(),
-        )
+        arn = self._executions.start_unique(request["sync_id"], {"polls": [request]})
         if not wait:
             return {}
-        answer: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
-        if "FunctionError" in response:
-            raise RuntimeError(f"the poll failed: {answer.get('errorType')}: {answer.get('errorMessage')}")
-        return answer
+        give_up = self._clock() + WAIT_LIMIT_S
+        while (execution := self._sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            if self._clock() > give_up:
+                raise RuntimeError(f"the poll is still running after {WAIT_LIMIT_S:.0f} s")
+            self._sleep(WAIT_INTERVAL_S)
+        if execution["status"] != "SUCCEEDED":
+            raise RuntimeError(f"the poll's execution ended {execution['status']}")
+        polls = json.loads(execution.get("output") or "{}").get("polls", [])
+        return {"syncs": [sync for poll in polls for sync in poll.get("syncs", [])]}
 
 
 def operator(stack: str | None, region: str | None) -> Operator:
@@ -99,11 +111,11 @@ def operator(stack: str | None, region: str | None) -> Operator:
         else names_from_environment(Environment.from_os())
     )
     identity = session.client("sts").get_caller_identity()["Arn"]
-    lambda_client = session.client("lambda", config=Config(read_timeout=POLL_TIMEOUT_S + 10))
+    sfn = session.client("stepfunctions")
     return Operator(
         state=StateTable(session.resource("dynamodb").Table(names.state_table)),
         tokens=TokenStore(session.client("ssm"), names.token_parameter_prefix),
-        polls=LambdaPolls(lambda_client, names.poll_function_name),
+        polls=MachinePolls(sfn, names.poll_state_machine_arn),
         clever=lambda token: CleverClient(names.clever_api_url, token),
         now=lambda: datetime.now(UTC),
         actor=f"operator:{identity}",

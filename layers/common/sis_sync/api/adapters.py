@@ -1,5 +1,6 @@
-"""The API's two data-access seams besides the tables: reading a change CSV from S3 and asking
-poll_clever for a sync (an asynchronous invoke). Both take boto3 clients built by `services`."""
+"""The API's two data-access seams besides the tables: reading a change CSV from S3 (a boto3
+client built by `services`) and starting a sync's poll (the poll state machine, through
+`store.executions`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import PurePosixPath
 from typing import Any, Protocol
 
 from sis_sync.api.models import PollRequest
+from sis_sync.store.executions import Executions
 
 PRESIGNED_SECONDS = 300
 INLINE_LIMIT = 5 * 1024 * 1024
@@ -65,19 +67,14 @@ class S3CsvReader:
         return StoredCsv(body=body)
 
 
-class LambdaPollStarter:
-    """Invokes poll_clever with InvocationType "Event": the request returns at once, the poll runs
-    on its own (API Gateway's 29 s would not fit a district's poll)."""
+class PollMachineStarter:
+    """Starts the poll state machine with the request as its one poll order: the request returns at
+    once (API Gateway's 29 s would not fit a district's poll) and the poll runs one step per
+    invocation, as the schedule's do, so no district is too large for it. The execution is named
+    by the sync id: a repeated start of the same sync starts no second poll."""
 
-    def __init__(self, lambda_client: Any, function_name: str) -> None:
-        self._lambda = lambda_client
-        self._function_name = function_name
+    def __init__(self, executions: Executions) -> None:
+        self._executions = executions
 
     def start(self, request: PollRequest) -> None:
-        if not self._function_name:
-            raise RuntimeError("POLL_FUNCTION_NAME is not set")
-        self._lambda.invoke(
-            FunctionName=self._function_name,
-            InvocationType="Event",
-            Payload=request.model_dump_json().encode(),
-        )
+        self._executions.start_unique(request.sync_id, {"polls": [request.model_dump(mode="json")]})

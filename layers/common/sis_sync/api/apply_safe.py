@@ -7,17 +7,21 @@ part in the background, resumably; the schools stay on hold with the rest and th
 
 from __future__ import annotations
 
-from sis_sync.api import audit_log
+from typing import Final
+
 from sis_sync.api.context import ApiContext
-from sis_sync.api.errors import InvalidRequestError, NotFoundError
-from sis_sync.api.holds import release_name
+from sis_sync.api.holds import ReleaseAction, named_schools, start_release
 from sis_sync.api.identity import Identity
 from sis_sync.api.models import ApplySafeOutcome, ApplySafeRequest, ApplySafeResponse, ApplySafeResult
-from sis_sync.model import Connection, District, School, SchoolStatus
+from sis_sync.model import Connection, District, SchoolStatus
 from sis_sync.observability import logger
 from sis_sync.store.releases import Approval
+from sis_sync.store.state_table import HoldState
 
 EXECUTION_PREFIX = "apply-safe"
+APPLY_SAFE: Final = ReleaseAction(
+    action="apply_safe_changes", started="applying", prefix=EXECUTION_PREFIX, name_key="execution"
+)
 
 
 def apply_safe_changes(
@@ -29,50 +33,31 @@ def apply_safe_changes(
     was applied), so no snapshot is read in the request; an older change set without that count is
     started, and its apply finds out."""
     district = ctx.require_district(who, district_id)
-    named = {item.school_id: item.sync_id for item in request.schools}
-    if len(named) != len(request.schools):
-        raise InvalidRequestError("a school is named twice")
-    schools = ctx.state.get_schools(district_id, named)
-    unknown = [school_id for school_id in named if school_id not in schools]
-    if unknown:
-        raise NotFoundError(f"school {unknown[0]} not found")
+    named, schools = named_schools(ctx, district_id, request.schools, also="safe_changes")
     results = [_result(district, schools[school_id], sync_id) for school_id, sync_id in named.items()]
     approvals = [
         Approval(school_id=r.school_id, sync_id=r.sync_id, mode="apply_safe")
         for r in results
         if r.result == "applied_safe"
     ]
-    name = release_name(approvals, EXECUTION_PREFIX) if approvals else None
-    audit_log.record(
-        ctx,
-        who,
-        district_id,
-        "apply_safe_changes",
-        school_ids=list(named),
-        sync_ids=sorted(set(named.values())),
-        result="applying" if approvals else "refused",
-        detail={"results": {r.school_id: r.result for r in results}} | ({"execution": name} if name else {}),
-        per_school={r.school_id: (r.sync_id, r.result) for r in results},
+    start_release(
+        ctx, who, district_id, APPLY_SAFE, {r.school_id: (r.sync_id, r.result) for r in results}, approvals
     )
-    if name:
-        ctx.releases.start(name, district_id, approvals, who.email)
     logger.info("safe changes applying", district_id=district_id, applying=len(approvals), asked=len(results))
     return ApplySafeResponse(results=results)
 
 
-def _result(district: District, school: School, sync_id: str) -> ApplySafeResult:
+def _result(district: District, school: HoldState, sync_id: str) -> ApplySafeResult:
     outcome = _outcome(district, school, sync_id)
-    pending = school.pending
-    safe = pending.safe_changes if pending is not None and outcome == "applied_safe" else None
+    safe = school.safe_changes if outcome == "applied_safe" else None
     return ApplySafeResult(school_id=school.school_id, result=outcome, sync_id=sync_id, safe_changes=safe)
 
 
-def _outcome(district: District, school: School, sync_id: str) -> ApplySafeOutcome:
+def _outcome(district: District, school: HoldState, sync_id: str) -> ApplySafeOutcome:
     if district.connection is Connection.DISCONNECTED:
         return "disconnected"
     if school.status is not SchoolStatus.ON_HOLD or school.pending_sync_id is None:
         return "not_on_hold"
     if school.pending_sync_id != sync_id:
         return "stale"
-    assert school.pending is not None
-    return "nothing_safe" if school.pending.safe_changes == 0 else "applied_safe"
+    return "nothing_safe" if school.safe_changes == 0 else "applied_safe"

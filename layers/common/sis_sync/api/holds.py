@@ -5,19 +5,37 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
 
 from sis_sync.api import audit_log
 from sis_sync.api.context import ApiContext
 from sis_sync.api.errors import InvalidRequestError, NotFoundError, StaleSyncIdError
 from sis_sync.api.identity import Identity
-from sis_sync.api.models import ClearOutcome, ClearRequest, ClearResponse, ClearResult
+from sis_sync.api.models import ClearItem, ClearOutcome, ClearRequest, ClearResponse, ClearResult
 from sis_sync.model import Connection, District, School, SchoolStatus
 from sis_sync.observability import logger
 from sis_sync.rules import HoldReason
 from sis_sync.store.releases import Approval
+from sis_sync.store.state_table import HoldState
 
 _EXECUTION_NAME_UNSAFE: Final = re.compile(r"[^0-9A-Za-z_-]")
+
+
+@dataclass(frozen=True)
+class ReleaseAction:
+    """An admin action that starts the release flow: how it is audited and its execution named."""
+
+    action: str  # the audit entry's action
+    started: str  # the entry's result when a release started ("refused" when none did)
+    prefix: str  # the execution's name prefix
+    name_key: str  # the detail field naming the execution
+
+
+CLEAR_HOLDS: Final = ReleaseAction(
+    action="clear_holds", started="released", prefix="release", name_key="release"
+)
 
 
 def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: ClearRequest) -> ClearResponse:
@@ -31,13 +49,7 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
     `disconnected` (DESIGN §1). Releasing nothing because every named change set moved on is a
     conflict (409)."""
     district = ctx.require_district(who, district_id)
-    named = {item.school_id: item.sync_id for item in request.schools}
-    if len(named) != len(request.schools):
-        raise InvalidRequestError("a school is named twice")
-    schools = ctx.state.get_schools(district_id, named)
-    unknown = [school_id for school_id in named if school_id not in schools]
-    if unknown:
-        raise NotFoundError(f"school {unknown[0]} not found")
+    named, schools = named_schools(ctx, district_id, request.schools, also="holds")
     results = [
         ClearResult(
             school_id=school_id, result=_clear_outcome(district, schools[school_id], sync_id), sync_id=sync_id
@@ -49,20 +61,9 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
         for r in results
         if r.result == "released"
     ]
-    name = release_name(approvals) if approvals else None
-    audit_log.record(
-        ctx,
-        who,
-        district_id,
-        "clear_holds",
-        school_ids=list(named),
-        sync_ids=sorted(set(named.values())),
-        result="released" if approvals else "refused",
-        detail={"results": {r.school_id: r.result for r in results}} | ({"release": name} if name else {}),
-        per_school={r.school_id: (r.sync_id, r.result) for r in results},
+    start_release(
+        ctx, who, district_id, CLEAR_HOLDS, {r.school_id: (r.sync_id, r.result) for r in results}, approvals
     )
-    if name:
-        ctx.releases.start(name, district_id, approvals, who.email)
     logger.info("holds cleared", district_id=district_id, released=len(approvals), asked=len(results))
     if not approvals and any(r.result == "stale" for r in results):
         raise StaleSyncIdError(
@@ -70,6 +71,51 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
             [r.model_dump() for r in results],
         )
     return ClearResponse(results=results)
+
+
+def named_schools(
+    ctx: ApiContext, district_id: str, items: list[ClearItem], *, also: Literal["holds", "safe_changes"]
+) -> tuple[dict[str, str], dict[str, HoldState]]:
+    """The sync id named for each school, and each school as it stands (read in batches, only what
+    deciding needs: `also` its holds or safe changes). A school named twice or not found refuses
+    the whole request."""
+    named = {item.school_id: item.sync_id for item in items}
+    if len(named) != len(items):
+        raise InvalidRequestError("a school is named twice")
+    schools = ctx.state.hold_states(district_id, named, also=[also])
+    unknown = [school_id for school_id in named if school_id not in schools]
+    if unknown:
+        raise NotFoundError(f"school {unknown[0]} not found")
+    return named, schools
+
+
+def start_release(
+    ctx: ApiContext,
+    who: Identity,
+    district_id: str,
+    kind: ReleaseAction,
+    outcomes: Mapping[str, tuple[str, str]],
+    approvals: list[Approval],
+) -> str | None:
+    """Audit the action, then start one release execution over `approvals`, if any: audited first,
+    so that it is on record even if the start fails. `outcomes`: school id -> (the sync id named,
+    the school's result), every school named; each school's history gets its own."""
+    name = release_name(approvals, kind.prefix) if approvals else None
+    audit_log.record(
+        ctx,
+        who,
+        district_id,
+        kind.action,
+        school_ids=list(outcomes),
+        sync_ids=sorted({sync_id for sync_id, _ in outcomes.values()}),
+        result=kind.started if approvals else "refused",
+        detail={"results": {school_id: result for school_id, (_, result) in outcomes.items()}}
+        | ({kind.name_key: name} if name else {}),
+        per_school=outcomes,
+    )
+    if name:
+        ctx.releases.start(name, district_id, approvals, who.email)
+    return name
 
 
 def release_name(approvals: list[Approval], prefix: str = "release") -> str:
@@ -95,7 +141,7 @@ def release_execution_name(school_id: str, sync_id: str, prefix: str = "release"
     return f"{prefix}-{digest}"
 
 
-def approved_again(school: School) -> str:
+def approved_again(school: School | HoldState) -> str:
     """`-u<when>` for a change set an admin undid (it may have been released under its plain name
     before), else "": a Clear holds after an Undo must start a new execution, not find the old one."""
     undone = next((hold for hold in school.holds if hold.reason is HoldReason.UNDONE), None)
@@ -104,7 +150,7 @@ def approved_again(school: School) -> str:
     return "-u" + re.sub(r"[^0-9]", "", str(undone.detail.get("applied_at", "")))[:20]
 
 
-def _clear_outcome(district: District, school: School, sync_id: str) -> ClearOutcome:
+def _clear_outcome(district: District, school: HoldState, sync_id: str) -> ClearOutcome:
     if district.connection is Connection.DISCONNECTED:
         return "disconnected"
     if school.status is not SchoolStatus.ON_HOLD or school.pending_sync_id is None:

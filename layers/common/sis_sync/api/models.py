@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -159,8 +160,39 @@ class SchoolView(BaseModel):
     )
 
 
+SCHOOL_PAGE_DEFAULT = 500  # no `limit`: a district of up to 500 schools still comes in one answer
+SCHOOL_PAGE_MAX = 500  # a page of held schools with their hold examples stays well under 6 MB
+
+
+class SchoolSort(StrEnum):
+    """The school list's orders; `-` descending. `status`: on hold first, then disconnected, not
+    connected, connected (what needs the admin first). Ties go by name, then school id."""
+
+    STATUS = "status"
+    STATUS_DESC = "-status"
+    NAME = "name"
+    NAME_DESC = "-name"
+    LAST_SYNCED_AT = "last_synced_at"  # never synced first, then the longest ago
+    LAST_SYNCED_AT_DESC = "-last_synced_at"  # the latest first, never synced last
+
+
+class SchoolCounts(BaseModel):
+    """How many schools of the whole district have each status (whatever the filter and page)."""
+
+    all: int
+    on_hold: int
+    connected: int
+    disconnected: int
+    not_connected: int
+
+
 class SchoolList(BaseModel):
     schools: list[SchoolView]
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; null on the last page"
+    )
+    total: int = Field(description="schools matching `status` (all pages)")
+    counts: SchoolCounts
 
 
 class QuarantinedView(BaseModel):

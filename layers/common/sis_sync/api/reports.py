@@ -7,11 +7,14 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import quote
 
+from sis_sync.api import school_pages
 from sis_sync.api.adapters import StoredCsv
 from sis_sync.api.context import ApiContext
 from sis_sync.api.errors import NotFoundError
 from sis_sync.api.identity import Identity, Role
 from sis_sync.api.models import (
+    SCHOOL_PAGE_DEFAULT,
+    SCHOOL_PAGE_MAX,
     ChangesKind,
     ChangeTotals,
     CleverPauseView,
@@ -25,12 +28,14 @@ from sis_sync.api.models import (
     RosterView,
     SchoolList,
     SchoolReport,
+    SchoolSort,
     SchoolView,
 )
 from sis_sync.api.undo import undo_view
 from sis_sync.model import CleverPause, Decision, District, School, SchoolStatus, SyncRun
 from sis_sync.polling import status_of
 from sis_sync.snapshot import RecordType
+from sis_sync.store.state_table import SchoolSummary
 
 HISTORY_LIMIT: Final = 20
 PLURAL: Final[dict[RecordType, str]] = {
@@ -61,12 +66,39 @@ def district(ctx: ApiContext, who: Identity, district_id: str) -> DistrictView:
 
 
 def schools(
-    ctx: ApiContext, who: Identity, district_id: str, status: SchoolStatus | None = None
+    ctx: ApiContext,
+    who: Identity,
+    district_id: str,
+    status: SchoolStatus | None = None,
+    *,
+    sort: SchoolSort = SchoolSort.STATUS,
+    limit: int = SCHOOL_PAGE_DEFAULT,
+    cursor: str | None = None,
 ) -> SchoolList:
-    """One Query for every school of the district, however many (paged by the store)."""
+    """A page of the district's schools. One paged Query reads what every school is sorted and
+    filtered on (a few thousand schools at most), sorted in memory; only the page's schools are
+    read whole (BatchGetItem) and become views."""
     found = ctx.require_district(who, district_id)
-    views = (school_view(school, found) for school in ctx.state.schools(district_id))
-    return SchoolList(schools=[view for view in views if status is None or view.status is status])
+    after = school_pages.decode(cursor, sort, status) if cursor else None
+    listed = [
+        (school_pages.Listed(s.school_id, s.name, shown_status(s, found), s.last_synced_at), s.school_id)
+        for s in ctx.state.school_summaries(district_id)
+    ]
+    page = school_pages.page_of(
+        listed, status=status, sort=sort, limit=min(max(limit, 1), SCHOOL_PAGE_MAX), after=after
+    )
+    whole = ctx.state.get_schools(district_id, page.items)
+    return SchoolList(
+        schools=[school_view(whole[school_id], found) for school_id in page.items if school_id in whole],
+        next_cursor=page.next_cursor,
+        total=page.total,
+        counts=page.counts,
+    )
+
+
+def shown_status(summary: SchoolSummary, district: District) -> SchoolStatus:
+    """The status the dashboard shows for a listed school (`status_of`, from its summary)."""
+    return status_of(School(district_id=district.district_id, **summary.model_dump()), district)
 
 
 def school_report(ctx: ApiContext, who: Identity, district_id: str, school_id: str) -> SchoolReport:

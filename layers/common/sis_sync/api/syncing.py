@@ -1,6 +1,6 @@
 """ "Check for new Clever data", "I fixed it" (reconnect) and what a sync did. Nothing waits for
-the sync itself: both ask poll_clever for one (asynchronously) and answer with its sync id, which
-the status route then reports on.
+the sync itself: both start the poll state machine for one (execution name = its sync id) and
+answer with that sync id, which the status route then reports on.
 
 One poll per district at a time: the API takes the district's poll lease for the sync it starts
 (the poll then holds it until it ends), so a second request while a poll runs answers with the

@@ -33,6 +33,20 @@ class Executions:
         logger.warning("execution failed on every attempt", execution_name=name, attempts=MAX_ATTEMPTS)
         return arn
 
+    def start_unique(self, name: str, payload: dict[str, Any]) -> str:
+        """Start `name` unless an execution of that name exists, in any status (a repeated request
+        finds the one it started); its ARN either way, without describing it, so a caller allowed
+        only states:StartExecution can use it."""
+        try:
+            response = self._sfn.start_execution(
+                stateMachineArn=self._arn, name=name, input=json.dumps(payload)
+            )
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            logger.info("execution already started", execution_name=name)
+            return self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        execution_arn: str = response["executionArn"]
+        return execution_arn
+
     def find(self, name: str) -> str | None:
         """The ARN of the execution called `name`, if one was started (in any status)."""
         arn = self._arn.replace(":stateMachine:", ":execution:") + f":{name}"

@@ -60,7 +60,7 @@ class PullBucketAndTable:
             UpdateExpression="ADD #requests :n SET #expiration = :expiration",
             ExpressionAttributeNames={"#requests": "requests", "#expiration": "expiration"},
             ExpressionAttributeValues={":n": requests, ":expiration": self._expiration},
-            ReturnValues="UPDATED_NEW",
+            ReturnValues="ALL_NEW",  # adding 0 (a step that only partitions) updates nothing new
         )
         return int(updated["Attributes"]["requests"])
 

@@ -1,0 +1,295 @@
+"""notify in moto, digest mode: one hold mail per sync, however many schools it held (issue 13)."""
+
+from __future__ import annotations
+
+import html
+import importlib
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from devstack.lambdas import FakeContext
+from sis_sync import services
+from sis_sync.links import verify_link
+from sis_sync.mail_content import HoldMailLinks, render_hold_mail
+from sis_sync.model import (
+    Decision,
+    District,
+    PendingChange,
+    SafeApplied,
+    School,
+    SchoolOutcome,
+    SchoolStatus,
+    SyncSchoolOutcome,
+)
+from sis_sync.rules import Hold, HoldReason
+from sis_sync.store.state_table import StateTable
+from tests.conftest import AwsStack
+from tests.iam_guard import acting_as
+from tests.integration.test_notify import ADMINS, DASHBOARD, DISTRICT, T0, outbox, real_holds
+
+SYNC = "2026-11-02T08:00:00Z"
+LATER = "2026-11-02T10:00:00Z"
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+DIGEST = {"kind": "holds", "district_id": DISTRICT, "sync_id": SYNC}
+EMERGENCY = Hold(
+    reason=HoldReason.EMERGENCY_CONTACTS,
+    detail={"relationships": 1, "contacts": 1, "by_type": {"Emergency": 1}},
+)
+
+
+# ------------------------------------------------------------------ given
+
+
+@pytest.fixture
+def state(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[StateTable]:
+    monkeypatch.setenv("DASHBOARD_URL", DASHBOARD)
+    services.reset()
+    table = services.state_table()
+    table.put_district(
+        District(
+            district_id=DISTRICT, name="Springfield Unified", clever_district_id="c-d-1", admin_emails=ADMINS
+        )
+    )
+    yield table
+    services.reset()
+
+
+@pytest.fixture
+def notify(state: StateTable) -> Handler:
+    app = importlib.import_module("functions.notify.app")
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        with acting_as("NotifyFunction"):
+            result: dict[str, Any] = app.lambda_handler(event, FakeContext(function_name="notify"))
+        return result
+
+    return invoke
+
+
+def held(
+    state: StateTable,
+    school_id: str,
+    holds: list[Hold],
+    *,
+    sync_id: str = SYNC,
+    notified: list[str] | None = None,
+    removed: int = 20,
+    safe_applied: dict[str, int] | None = None,
+) -> School:
+    """A school the sync held, as evaluate_holds leaves it: the school item and its HELD outcome."""
+    school = School(
+        district_id=DISTRICT,
+        school_id=school_id,
+        name=f"School {school_id}",
+        status=SchoolStatus.ON_HOLD,
+        latest_sync_id=sync_id,
+        pending=PendingChange(
+            sync_id=sync_id,
+            key=f"snapshots/{DISTRICT}/{school_id}/{sync_id}.json.gz",
+            sha256="0" * 64,
+            decision=Decision.HOLD,
+            evaluated_at=T0,
+            csv_key=f"changes/{DISTRICT}/{school_id}/{sync_id}.csv",
+        ),
+        holds=holds,
+        notified_reasons=notified or [],
+        changes={"added": 0, "updated": 0, "removed": removed, "source_id_changed": 0, "sync_id": sync_id},
+        safe_applied=(
+            SafeApplied(sync_id=sync_id, at=T0, actor="system", changes=safe_applied)
+            if safe_applied
+            else None
+        ),
+    )
+    state.put_school(school)
+    outcome = SyncSchoolOutcome(
+        district_id=DISTRICT, sync_id=SYNC, school_id=school_id, outcome=SchoolOutcome.HELD, settled=True
+    )
+    state.record_outcome(outcome, at=T0)
+    return school
+
+
+def link_key(aws: AwsStack) -> bytes:
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=aws.secret_arns["LinkSigningKey"])
+    key: bytes = secret["SecretString"].encode()
+    return key
+
+
+def csv_tokens(body: str) -> list[str]:
+    return re.findall(rf'href="{re.escape(DASHBOARD)}/v1/links/([^"]+)"', body)
+
+
+# ------------------------------------------------------------------ many schools, one mail
+
+
+def test_a_sync_holding_300_schools_sends_one_mail_listing_them_all(
+    aws: AwsStack, state: StateTable, notify: Handler
+) -> None:
+    # Given one sync held 300 schools (removals everywhere, more at some, emergency contacts at a few)
+    removals = real_holds(emergency=False)
+    both = real_holds(emergency=True)
+    for n in range(300):
+        held(state, f"s{n:03d}", both if n % 50 == 7 else removals)
+
+    # When the flow's NotifyHolds runs for the sync
+    result = notify(DIGEST)
+
+    # Then exactly one message went to the admins, naming every school with its links
+    [message] = outbox(aws)
+    assert result == {"sent": True, "message_id": message.id}
+    assert message.destinations == {"ToAddresses": ADMINS}
+    assert message.subject == (
+        "Sync on hold for 300 schools of Springfield Unified: Large number of removals, "
+        "Emergency contacts included"
+    )
+    body = html.unescape(message.body)
+    assert all(f"School s{n:03d}" in body for n in range(300))
+    assert "Large number of removals: 300 schools" in body
+    assert "Emergency contacts included: 6 schools" in body
+    assert f"{DASHBOARD}/#/districts/{DISTRICT}?status=on_hold" in body
+    assert len(message.body.encode()) < 1_000_000  # SES allows 10 MB; an inbox wants far less
+    # and each school's CSV link is signed for that school and sync (a sample verified)
+    tokens = csv_tokens(message.body)
+    assert len(tokens) == 300
+    key = link_key(aws)
+    claims = [verify_link(key, token, datetime.now(UTC), purpose="changes_csv") for token in tokens]
+    assert sorted(claim.school_id for claim in claims) == [f"s{n:03d}" for n in range(300)]
+    assert {claim.sync_id for claim in claims} == {SYNC}
+    for n in (0, 150, 299):
+        assert f'href="{DASHBOARD}/#/districts/{DISTRICT}/schools/s{n:03d}"' in message.body
+    # and every school records its reasons as notified (a later sync with the same hold mails nothing)
+    schools = state.get_schools(DISTRICT, [f"s{n:03d}" for n in range(300)])
+    assert {tuple(school.notified_reasons) for school in schools.values()} == {
+        ("large_removals",),
+        ("emergency_contacts", "large_removals"),
+    }
+
+
+def test_a_retried_notify_sends_nothing_more(aws: AwsStack, state: StateTable, notify: Handler) -> None:
+    # Given a sync's digest sent
+    for n in range(3):
+        held(state, f"s{n}", real_holds(emergency=False))
+    first = notify(DIGEST)
+
+    # When Step Functions retries the task, and again once the idempotency record expired
+    again = notify(DIGEST)
+    table = boto3.resource("dynamodb").Table(aws.idempotency_table)
+    for item in table.scan()["Items"]:
+        table.delete_item(Key={"id": item["id"]})
+    expired = notify(DIGEST)
+
+    # Then one mail: the retry answers what the first call did, and the notified reasons stop the other
+    assert len(outbox(aws)) == 1
+    assert again == first
+    assert expired == {"sent": False, "message_id": None}
+
+
+def test_a_one_school_sync_sends_the_one_school_mail_as_before(
+    aws: AwsStack, state: StateTable, notify: Handler
+) -> None:
+    # Given one school held by the sync
+    holds = real_holds(emergency=True)
+    school = held(state, "s-1", holds)
+
+    # When the flow's NotifyHolds runs
+    notify(DIGEST)
+
+    # Then the mail is exactly the one-school mail (its own links, the same subject and body)
+    [message] = outbox(aws)
+    [token] = csv_tokens(message.body)
+    claims = verify_link(link_key(aws), token, datetime.now(UTC))
+    links = HoldMailLinks(
+        school_url=f"{DASHBOARD}/#/districts/{DISTRICT}/schools/s-1",
+        csv_url=f"{DASHBOARD}/v1/links/{token}",
+        district_url=f"{DASHBOARD}/#/districts/{DISTRICT}",
+        expires_at=claims.expires_at,
+    )
+    district = state.get_district(DISTRICT)
+    assert district is not None
+    expected = render_hold_mail(district, school, SYNC, holds, links)
+    assert message.subject == expected.subject
+    assert message.subject.startswith("Sync on hold for School s-1: ")
+    assert message.body == expected.html
+
+
+def test_only_schools_newly_held_or_whose_reasons_grew_are_mailed(
+    aws: AwsStack, state: StateTable, notify: Handler
+) -> None:
+    # Given the sync held four schools: one new hold, one unchanged hold mailed before, one whose
+    # reasons grew, and one a newer sync has moved on since; a fifth was applied
+    removals = real_holds(emergency=False)
+    held(state, "s-new", removals)
+    held(state, "s-same", removals, notified=["large_removals"])
+    held(state, "s-grew", real_holds(emergency=True), notified=["large_removals"])
+    held(state, "s-moved", removals, sync_id=LATER)
+    state.record_outcome(
+        SyncSchoolOutcome(
+            district_id=DISTRICT,
+            sync_id=SYNC,
+            school_id="s-clean",
+            outcome=SchoolOutcome.APPLYING,
+            settled=False,
+        ),
+        at=T0,
+    )
+
+    # When the flow's NotifyHolds runs
+    notify(DIGEST)
+
+    # Then one mail names the new and the grown hold only
+    [message] = outbox(aws)
+    assert message.subject.startswith("Sync on hold for 2 schools of Springfield Unified: ")
+    assert "School s-new" in message.body
+    assert "School s-grew" in message.body
+    assert "School s-same" not in message.body
+    assert "School s-moved" not in message.body
+    assert sorted(
+        verify_link(link_key(aws), t, datetime.now(UTC)).school_id for t in csv_tokens(message.body)
+    ) == [
+        "s-grew",
+        "s-new",
+    ]
+
+
+def test_nothing_new_sends_nothing(aws: AwsStack, state: StateTable, notify: Handler) -> None:
+    held(state, "s-same", real_holds(emergency=False), notified=["large_removals"])
+
+    assert notify(DIGEST) == {"sent": False, "message_id": None}
+    assert outbox(aws) == []
+
+
+def test_the_digest_says_what_apply_safe_applied_and_what_waits(
+    aws: AwsStack, state: StateTable, notify: Handler
+) -> None:
+    # Given a district applying safe changes automatically: the flow applied the safe part of two holds
+    held(state, "s-1", real_holds(emergency=False), safe_applied={"added": 4, "updated": 3, "removed": 0})
+    held(state, "s-2", [EMERGENCY], safe_applied={"added": 2, "updated": 0, "removed": 0})
+
+    notify(DIGEST)
+
+    # Then the digest says so, in total and per school
+    [message] = outbox(aws)
+    body = " ".join(html.unescape(message.body).split())
+    assert "At 2 of them the changes that trip no hold rule were applied already (6 added, 3 updated)" in body
+    assert "Applied already (trips no hold rule): 4 added, 3 updated." in body
+    assert "Applied already (trips no hold rule): 2 added, 0 updated." in body
+
+
+def test_a_digest_for_a_district_without_admins_records_the_holds_as_told(
+    aws: AwsStack, state: StateTable, notify: Handler
+) -> None:
+    state.update_district(DISTRICT, admin_emails=[])
+    held(state, "s-1", real_holds(emergency=False))
+    held(state, "s-2", [EMERGENCY])
+
+    assert notify(DIGEST) == {"sent": False, "message_id": None}
+    assert outbox(aws) == []
+    schools = state.get_schools(DISTRICT, ["s-1", "s-2"])
+    assert [schools[s].notified_reasons for s in ("s-1", "s-2")] == [
+        ["large_removals"],
+        ["emergency_contacts"],
+    ]

@@ -1,0 +1,38 @@
+"""What apply_changes is asked to do: the evaluate flow names its own mode (apply, apply_safe); in
+the release flow the manifest item's mode alone decides (statemachine/release.asl.json sends none
+of its own), so a release or an undo can be asked only through a manifest item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+REQUEST = {"district_id": "d-test", "sync_id": "s002", "school_id": "school-1"}
+
+
+@pytest.mark.parametrize(
+    ("item", "mode"),
+    [({}, "release"), ({"mode": "apply_safe"}, "apply_safe"), ({"mode": "undo"}, "undo")],
+)
+def test_the_release_flow_does_what_its_manifest_item_says(item: dict[str, Any], mode: str) -> None:
+    from functions.apply_changes.app import ApplyRequest
+
+    # Given a manifest item as Clear holds, Apply safe changes or Undo writes it (no mode: release)
+    approval = {"school_id": "school-1", "sync_id": "s002", **item}
+    # When the release flow's payload carries it; Then its mode is what apply_changes applies
+    assert ApplyRequest.model_validate(REQUEST | {"approval": approval}).applying == mode
+
+
+def test_the_evaluate_flow_names_apply_or_apply_safe_and_nothing_else() -> None:
+    from functions.apply_changes.app import ApplyRequest
+
+    # Given the evaluate flow's payloads (an EvaluationResult, or the ApplySafeChanges task's)
+    # Then they apply, or apply the safe part
+    assert ApplyRequest.model_validate(REQUEST).applying == "apply"
+    assert ApplyRequest.model_validate(REQUEST | {"mode": "apply_safe"}).applying == "apply_safe"
+    # And a payload's own release or undo, without the manifest item that approved it, is refused
+    for mode in ("release", "undo"):
+        with pytest.raises(ValidationError):
+            ApplyRequest.model_validate(REQUEST | {"mode": mode})
