@@ -4,8 +4,8 @@ than one: one mail per sync, however many schools, instead of one per school.
 Readable at any size and far below SES's 10 MB: the schools with the most held changes come first,
 the first `DIGEST_DETAILED` in full (each reason's counts and examples, as a one-school mail shows
 them), the next up to `DIGEST_LISTED` in a compact table (reasons, CSV rows, what was applied
-already, the report and CSV links), and any further ones only on the dashboard, whose link opens
-the district's school list filtered to the schools on hold. Each reason's explanation and
+already, the report and CSV links), and any further ones by name only, with the dashboard's link
+that opens the district's school list filtered to the schools on hold. Each reason's explanation and
 remedies are given once, not once per school. A sync that held one school sends the one-school
 mail (`mail_content.render_hold_mail`) unchanged."""
 
@@ -31,7 +31,10 @@ from sis_sync.model import District
 from sis_sync.rules import HoldReason
 
 DIGEST_DETAILED: Final = 5  # schools shown in full
-DIGEST_LISTED: Final = 500  # schools with links in the mail (detailed + table); the rest: the dashboard
+# Schools with links in the mail (detailed + table); the rest are named only, and the dashboard has
+# them. Gmail clips a message whose HTML passes 102 KB: with signed CSV links (~330 characters
+# each) about 150 rows fit, so 120 keeps the whole digest readable where most districts read mail.
+DIGEST_LISTED: Final = 120
 _RULE_ORDER: Final = list(HoldReason)
 
 
@@ -88,7 +91,7 @@ def render_hold_digest(
         "groups": groups,
         "detailed": detailed,
         "table_count": len(table),
-        "unlisted": len(unlisted),
+        "unlisted": [school.name for school in unlisted],
         "safe_schools": len(safe),
         "safe_added": sum(int(changes.get("added", 0)) for changes in safe),
         "safe_updated": sum(int(changes.get("updated", 0)) for changes in safe),
