@@ -27,10 +27,10 @@ def real_handlers(stack: Any) -> Iterator[InvokeLog]:
         yield log
 
 
-def wait(execution_arn: str) -> dict[str, Any]:
+def wait(execution_arn: str, seconds: float = WAIT_SECONDS) -> dict[str, Any]:
     """Until the execution ends (moto runs it on a worker thread); bounded, never open-ended."""
     sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + WAIT_SECONDS
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         execution: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
         if execution["status"] != "RUNNING":

@@ -6,7 +6,6 @@ are not run here: applying them writes millions of roster items, far too slow in
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from clever_simulator import CleverSimulator, GeneratedDistrict
 from sis_sync.model import SchoolStatus
 from tests.api_events import admin, call, http_event
-from tests.e2e.flow import real_handlers, schools
+from tests.e2e.flow import real_handlers, schools, wait
 from tests.onboarded import DISTRICT, TOKEN, poll
 
 SCHOOLS = 24  # more than MapConcurrency (10): the Maps run them in several waves
@@ -33,17 +32,6 @@ def simulator() -> Iterator[tuple[CleverSimulator, str]]:
         yield sim, base_url
 
 
-def finished(execution_arn: str) -> dict[str, Any]:
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + MAP_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        execution: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        if execution["status"] != "RUNNING":
-            return execution
-        time.sleep(0.2)
-    raise TimeoutError(execution_arn)
-
-
 def test_the_evaluate_and_release_maps_run_each_of_24_schools_once(stack: Any, simulator: Any) -> None:
     from functions.api.app import lambda_handler
 
@@ -55,7 +43,7 @@ def test_the_evaluate_and_release_maps_run_each_of_24_schools_once(stack: Any, s
         # Given a first sync whose evaluate Map applied all 24 schools
         first = poll("s001")
         assert first.execution_arn is not None
-        assert finished(first.execution_arn)["status"] == "SUCCEEDED"
+        assert wait(first.execution_arn, MAP_WAIT_SECONDS)["status"] == "SUCCEEDED"
         assert len(schools()) == SCHOOLS
         # and a second where every school lost all its students: the evaluate Map over the
         # manifest of 24 changed schools put each on hold
@@ -64,7 +52,7 @@ def test_the_evaluate_and_release_maps_run_each_of_24_schools_once(stack: Any, s
             sim.scenarios.semester_end(school_id=school_id, share=1.0)
         second = poll("s002")
         assert second.execution_arn is not None
-        evaluated = finished(second.execution_arn)
+        evaluated = wait(second.execution_arn, MAP_WAIT_SECONDS)
         assert evaluated["status"] == "SUCCEEDED", evaluated
         results = json.loads(evaluated["output"])["results"]
         assert len(results) == SCHOOLS
@@ -86,7 +74,7 @@ def test_the_evaluate_and_release_maps_run_each_of_24_schools_once(stack: Any, s
         [execution] = boto3.client("stepfunctions").list_executions(stateMachineArn=stack.release_arn)[
             "executions"
         ]
-        done = finished(execution["executionArn"])
+        done = wait(execution["executionArn"], MAP_WAIT_SECONDS)
         assert done["status"] == "SUCCEEDED", done
         applied = (
             Counter(event["school_id"] for name, event in log.calls if name == apply_fn) - applied_before
