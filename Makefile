@@ -60,7 +60,8 @@ faults: $(STAMP)  ## the fault matrix, one line per row with its counts (see REA
 bench: $(STAMP)  ## speed and memory figures (see README, Performance)
 	PYTHONPATH=$(IMPORT_PATH) $(PY) -m bench
 
-# Not part of `make test`: up to ~20 min (1,000,000 students at 5 s a page, one process per step).
+# Not part of `make test`: up to ~20 min (1,000,000 students at 5 s a page, one process per step),
+# then ~8-14 min more: the evaluate Map over 1,800 small schools in moto (`-m bench.nyc --only evaluate-map`).
 bench-nyc: $(STAMP)  ## NYC's district polled step by step as the state machine runs it (README, Performance)
 	PYTHONPATH=$(IMPORT_PATH) $(PY) -m bench.nyc
 

@@ -4,6 +4,10 @@ as the poll state machine runs it, against the simulator with 5 s per page.
     python -m bench.nyc [SIMULATOR OPTIONS]      the whole bench (default: --preset nyc
                                                  --page-latency 5); the last line is its JSON
     python -m bench.nyc step DISTRICT SYNC DIR   one poll step (one Lambda invocation), one process
+    python -m bench.nyc --only clear [--profile FILE]
+                                                 Clear holds of every school alone (no poll)
+    python -m bench.nyc --only evaluate-map      the real evaluate state machine's Map over 1,800
+                                                 small changed schools (bench/evaluate_map.py)
 
 Every step is a fresh process (as a fresh invocation is: nothing carried over but what is stored),
 timed from the outside (start-up included) and reporting its own peak RSS. AWS is a moto server
@@ -13,6 +17,7 @@ in this process (the stack of template.yaml); the pull's pages and cursors go to
 
 from __future__ import annotations
 
+import cProfile
 import io
 import json
 import logging
@@ -226,12 +231,13 @@ def _evaluate(sync_id: str) -> dict[str, Any]:
     }
 
 
-def _clear_all(sync_id: str) -> dict[str, Any]:
+def _clear_all(sync_id: str, profile: Path | None = None) -> dict[str, Any]:
     """Every school put on hold (written to the table, untimed), then Clear holds naming all of
     them in one API call: timed to its 202 (one release execution started, not run: applying 1,800
     schools' first syncs writes ~2.8 M roster items, hours in moto; tests/e2e/test_many_schools_maps.py
-    runs both Maps end to end over 60 schools). The schools are held without hold details, so the
-    reads are smaller than a real district's."""
+    runs both Maps end to end over 60 schools; its first step, not timed here, writes the released
+    schools' histories). The schools are held without hold details, so the reads are smaller than
+    a real district's."""
     from devstack.lambdas import FakeContext
     from functions.api.app import lambda_handler
     from sis_sync import services
@@ -259,9 +265,16 @@ def _clear_all(sync_id: str) -> dict[str, Any]:
     event = http_event("POST", f"/v1/districts/{DISTRICT}/holds/clear", claims=admin(DISTRICT), body=body)
     # a warm container: the first request's imports and client set-up are not Clear's
     lambda_handler(http_event("GET", f"/v1/districts/{DISTRICT}", claims=admin(DISTRICT)), FakeContext("api"))
+    profiler = cProfile.Profile() if profile else None
     start, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
     result = lambda_handler(event, FakeContext(function_name="api"))
+    if profiler:
+        profiler.disable()
     elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    if profiler and profile:
+        profiler.dump_stats(profile)
     released = sum(r["result"] == "released" for r in json.loads(result["body"])["results"])
     # CPU seconds of this process: the handler's and the moto server's (a thread of it), so a
     # figure that other load on the machine does not inflate
@@ -273,7 +286,62 @@ def _clear_all(sync_id: str) -> dict[str, Any]:
     }
 
 
+def _discover_schools(url: str, token: str) -> None:
+    """The district's schools as its first poll creates them (from Clever's schools listing alone,
+    without pulling the roster)."""
+    from sis_sync import services
+    from sis_sync.clever.client import CleverClient
+    from sis_sync.discovery import discover
+
+    services.reset()
+    state = services.state_table()
+    with CleverClient(url, token) as client:
+        found = discover(DISTRICT, "bench", [], client.list_all_schools(), first_sync=True)
+    table = boto3.resource("dynamodb").Table(services.environment().state_table)
+    with table.batch_writer() as batch:
+        for school in found.created:
+            batch.put_item(Item=state._school_item(school))
+
+
+def clear_only(options: list[str]) -> None:
+    """`--only clear [--profile FILE]`: onboarding (which discovers the schools) and the Clear
+    holds stage alone, without the poll; FILE gets the handler call's cProfile stats."""
+    profile = Path(options[options.index("--profile") + 1]) if "--profile" in options else None
+    load = os.getloadavg()
+    stack = _start_stack()
+    with serve_simulator(["--preset", "nyc"]) as (url, token):
+        os.environ["CLEVER_API_URL"] = url
+        os.environ.update({k: v for k, v in stack.environment.items() if k not in os.environ})
+        _onboard(url, token)
+        _discover_schools(url, token)
+    cleared = _clear_all(f"{datetime.now(UTC):%Y%m%dT%H%M%S}000Z-bench-{DISTRICT}", profile)
+    print(json.dumps(cleared | {"load_before": load, "load_after": os.getloadavg()}))
+
+
+def _evaluate_map() -> dict[str, Any]:
+    """bench/evaluate_map.py's stage in a process of its own (its moto, its peak RSS); its checks
+    failing fail the bench."""
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.evaluate_map"],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+    ).stdout
+    figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return figures
+
+
 def main(options: list[str]) -> None:
+    if options[:2] == ["--only", "clear"]:
+        clear_only(options[2:])
+        return
+    if options[:2] == ["--only", "evaluate-map"]:
+        from bench.evaluate_map import main as evaluate_map
+
+        evaluate_map(options[2:])
+        return
     load = os.getloadavg()
     stack = _start_stack()
     args = options or ["--preset", "nyc", "--page-latency", str(PAGE_LATENCY_S)]
@@ -290,6 +358,8 @@ def main(options: list[str]) -> None:
     last = steps[-1]
     evaluated = _evaluate(sync_id) if last["status"] == "succeeded" else {"evaluate_s": None}
     cleared = _clear_all(sync_id)
+    mapped = _evaluate_map()
+    print("evaluate-map: " + json.dumps(mapped), flush=True)
     budget = math.ceil(records / 10_000) + len(LISTINGS)
     print(
         f"records={records} request_bar={math.floor(budget * 1.05)} steps={len(steps)} "
@@ -307,6 +377,7 @@ def main(options: list[str]) -> None:
                 "requests": last["requests"],
                 "evaluate_s": evaluated["evaluate_s"],
                 "clear_all_s": cleared["clear_all_s"],
+                "evaluate_map_s": mapped["evaluate_map_s"],
             }
         )
     )

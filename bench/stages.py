@@ -33,6 +33,7 @@ from sis_sync.applying import roster_items
 from sis_sync.changes import diff as change_set
 from sis_sync.changes_csv import linked_student_names, write_changes_csv
 from sis_sync.clever.client import CleverClient
+from sis_sync.collector import collector_paused
 from sis_sync.polling import pull
 from sis_sync.preview import compare, decode_change_set, encode_change_set
 from sis_sync.rules import evaluate, judge
@@ -110,14 +111,10 @@ def _evaluate(pairs: Sequence[tuple[bytes | None, bytes]]) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         changes = rows = 0
         for applied, new in pairs:
-            before, after = None if applied is None else decode(applied), decode(new)
-            evaluation = evaluate(before, after, thresholds)
-            rosters = (after.records,) if before is None else (after.records, before.records)
-            students = linked_student_names(evaluation.change_set, *rosters)
-            sink = io.BytesIO()
-            write_changes_csv(evaluation, students, sink)
-            changes += len(evaluation.change_set)
-            rows += sink.getvalue().count(b"\n") - 1
+            with collector_paused():  # as sis_sync.evaluation.evaluate_school runs each school
+                school_changes, school_rows = _evaluate_school(applied, new, thresholds)
+            changes += school_changes
+            rows += school_rows
         return {"changes": changes, "csv_rows": rows}
 
     # On shared cores wall time includes other processes' turns: the ratio is taken on CPU time.
@@ -127,6 +124,17 @@ def _evaluate(pairs: Sequence[tuple[bytes | None, bytes]]) -> dict[str, Any]:
         "parse_floor_cpu_s": round(parse_floor_cpu, 3),
         "x_floor": round(figures["cpu_s"] / parse_floor_cpu, 2),
     }
+
+
+def _evaluate_school(applied: bytes | None, new: bytes, thresholds: HoldThresholds) -> tuple[int, int]:
+    """One school's (changes, CSV rows); its rosters are freed on return, still inside the pause."""
+    before, after = None if applied is None else decode(applied), decode(new)
+    evaluation = evaluate(before, after, thresholds)
+    rosters = (after.records,) if before is None else (after.records, before.records)
+    students = linked_student_names(evaluation.change_set, *rosters)
+    sink = io.BytesIO()
+    write_changes_csv(evaluation, students, sink)
+    return len(evaluation.change_set), sink.getvalue().count(b"\n") - 1
 
 
 def diff(folder: Path) -> dict[str, Any]:

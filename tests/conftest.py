@@ -9,6 +9,9 @@
               Yields an `AwsStack`. Route invokes to real handlers with `devstack.lambdas`.
               Every call made as a function is checked against that function's role
               (tests/iam_guard.py); a denial fails the test at teardown.
+              Each test worker builds the stack once (`built_stack`) and returns moto to its state
+              just after that build before every test (`devstack.reset`): what a test sees is a
+              fresh build. moto is patched in only while a test runs, as `mock_aws` per test did.
 - `iam_guard` the guard the `aws` fixture installed (its recorded calls; `take_denials`).
 """
 
@@ -17,16 +20,22 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.base_backend import BackendDict
+from moto.core.custom_responses_mock import reset_responses_mock
+from moto.core.models import MockAWS, responses_mock
 
+from devstack.reset import FreshState, capture_fresh_state, restore_fresh_state
 from devstack.stack import StackResources, create_stack
 from devstack.template import load_sam_template, transform_template
-from tests.iam_guard import IamGuard, enforce, function_roles, installed
+from tests.iam_guard import FunctionRole, IamGuard, enforce, function_roles, installed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -75,10 +84,38 @@ def template(sam_template: dict[str, Any]) -> dict[str, Any]:
     return transform_template(sam_template, REGION)
 
 
-@pytest.fixture
-def aws(aws_env: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
-    """Every resource of the template in moto, with the functions' environment exported."""
-    with mock_aws(config=MOTO_CONFIG):
+@dataclass(frozen=True)
+class BuiltStack:
+    stack: AwsStack
+    roles: dict[str, FunctionRole]
+    fresh: FreshState
+    """moto just after the build: what every test starts from."""
+
+
+class StackCache:
+    """The stack one test worker built, returned to its fresh state for each test that asks."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self._template = template
+        self._built: BuiltStack | None = None
+
+    def fresh(self) -> BuiltStack:
+        """Call with moto patched in. The stack as a fresh build has it: restored when it is still
+        in moto and no execution of an earlier test still runs, else built again (a `mock_aws`
+        elsewhere reset moto, a test created or removed a bucket)."""
+        built = self._built
+        if (
+            built is not None
+            and _let_executions_finish()
+            and restore_fresh_state(built.fresh, boto3.client("s3"))
+        ):
+            return built
+        self._built = None
+        BackendDict.reset()  # what `mock_aws` did on entering: nothing of before stays
+        self._built = built = self._build()
+        return built
+
+    def _build(self) -> BuiltStack:
         stack = create_stack(
             TEMPLATE_PATH,
             boto3.Session(region_name=REGION),
@@ -91,29 +128,63 @@ def aws(aws_env: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
                 "MapConcurrency": "1",
                 "ScheduledPollConcurrency": "1",
             },
-            transformed=template,
+            transformed=self._template,
         )
+        roles = function_roles(self._template, stack.resolver, stack.function_names)
+        return BuiltStack(stack, roles, capture_fresh_state(boto3.client("s3")))
+
+
+@contextmanager
+def moto_keeping_state() -> Iterator[None]:
+    """`mock_aws` for one test that neither resets moto's backends on entering nor empties them on
+    leaving (the stack built for an earlier test stays); outside tests nothing is patched."""
+    if MockAWS._mocks_active:
+        raise RuntimeError("mock_aws is already active: the stack would be built into it")
+    reset_responses_mock(responses_mock)  # else each start would register moto's URLs once more
+    mock = mock_aws(config=MOTO_CONFIG)
+    mock.start(reset=False)
+    try:
+        yield
+    finally:
+        mock.stop(remove_data=False)
+
+
+@pytest.fixture(scope="session")
+def built_stack(template: dict[str, Any]) -> StackCache:
+    """Per test worker (xdist runs each in its own process, so each has its own moto)."""
+    return StackCache(template)
+
+
+@pytest.fixture
+def aws(aws_env: None, built_stack: StackCache, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
+    """Every resource of the template in moto, as freshly built, with the functions' environment
+    exported; the IAM guard checks this test's calls alone."""
+    with moto_keeping_state():
+        built = built_stack.fresh()
+        stack = built.stack
         for name, value in stack.environment.items():
             monkeypatch.setenv(name, value)
-        roles = function_roles(template, stack.resolver, stack.function_names)
-        with enforce(IamGuard(roles, stack.account_id)) as guard:
-            yield stack
-            _let_executions_finish(stack)
+        with enforce(IamGuard(dict(built.roles), stack.account_id)) as guard:
+            try:
+                yield stack
+            finally:
+                _let_executions_finish()
         guard.assert_clean()
 
 
-def _let_executions_finish(stack: AwsStack, timeout_s: float = 60.0) -> None:
+def _let_executions_finish(timeout_s: float = 60.0) -> bool:
     """moto runs executions on threads of their own: one still running when a test ends would go
-    on writing into the next test's tables (a failure it records creates a partial SYNC# item)."""
+    on writing into the next test's tables (a failure it records creates a partial SYNC# item).
+    False if one still runs after `timeout_s`."""
     sfn = boto3.client("stepfunctions")
     deadline = time.monotonic() + timeout_s
     for machine in sfn.list_state_machines()["stateMachines"]:
         arn = machine["stateMachineArn"]
-        while (
-            time.monotonic() < deadline
-            and sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
-        ):
+        while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.05)
+    return True
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ Imported by the integration and end-to-end conftests, which re-export the fixtur
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -33,13 +34,21 @@ def poll(sync_id: str) -> SyncRun:
         return poll_district(poller, DISTRICT, sync_id, trigger="test")
 
 
-@pytest.fixture
-def simulator() -> Iterator[tuple[CleverSimulator, str]]:
-    """A generated 3-school district; a test module may override this fixture with other data."""
-    district = GeneratedDistrict(seed=11, schools=3, students=300)
+@contextmanager
+def generated_district(seed: int, schools: int, students: int) -> Iterator[tuple[CleverSimulator, str]]:
+    """The simulator serving a generated district to TOKEN, and its URL."""
+    district = GeneratedDistrict(seed=seed, schools=schools, students=students)
     sim = CleverSimulator(district=district, tokens={TOKEN: district.district_id})
     with sim.serve() as base_url:
         yield sim, base_url
+
+
+@pytest.fixture
+def simulator() -> Iterator[tuple[CleverSimulator, str]]:
+    """A generated 3-school district; a test module may override this fixture with other data
+    (`generated_district` with its own size)."""
+    with generated_district(seed=11, schools=3, students=300) as served:
+        yield served
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """apply_changes: write a school's pending change set (or its safe part) to the roster, then move
-its pointer."""
+its pointer; and, as the release flow's first step, the approved schools' histories."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sis_sync import services
 from sis_sync.applying import Mode, apply_pending, apply_safe_pending
 from sis_sync.observability import logger, metrics, tracer
+from sis_sync.release_history import HistoryRequest, record_release_history
 from sis_sync.store.releases import Approval
 from sis_sync.undo import undo_applied
 
@@ -37,6 +38,12 @@ class ApplyRequest(BaseModel):
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "history" in event:  # the release flow's first step
+        written = record_release_history(
+            services.state_table(), services.client("s3"), HistoryRequest.model_validate(event)
+        )
+        metrics.add_metric(name="HistoriesWritten", unit=MetricUnit.Count, value=written)
+        return {"histories": written}
     request = ApplyRequest.model_validate(event)
     mode = request.applying
     if mode == "undo":

@@ -405,7 +405,7 @@ def _page(title: str, body: str, status: int = 200) -> Response:
         "input,button{font:inherit;padding:.3em}.problem{color:#a00}"
         ".notice{border-left:4px solid #8a5a00;background:#fff6e0;padding:.1em 1em;margin:1em 0}"
         "</style></head>"
-        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
+        f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
     )
     response = Response(html, status=status, mimetype="text/html")
     # (no form-action: Chromium applies it to the redirect back to the dashboard too)

@@ -1,30 +1,97 @@
-"""What `POST /dev/reset` empties in moto: the data the system wrote after the stack was built.
+"""Back to the state just after `create_stack`: what `POST /dev/reset` and the tests' `aws` fixture
+do between two uses of one stack instead of building it again (most of a devstack's start-up, and
+3-10 s of every integration test).
 
-The stack's resources stay (building them again takes most of a devstack's start-up); their
-contents go: every table's items, every bucket's objects (all versions), the district tokens,
-SES's captured mail and the state machines' executions (a deterministic execution name from an
-earlier test would otherwise be "already started"). moto runs in the devstack's own process, so
-what its API cannot delete (or only slowly) is cleared in its memory.
+`capture_fresh_state` keeps deep copies of moto's in-memory backends (every service, account and
+region) right after the build; `restore_fresh_state` puts copies of them back. So everything
+written since goes, whoever wrote it: every table's items, the state machines' executions (a
+deterministic execution name from an earlier test would otherwise be "already started"), SES's
+sent mail and send count (its verified identities stay as built), the parameters (district tokens),
+the secrets' values and versions, Cognito's users, a queue or table a test created. S3 is the
+exception: its keys hold temporary files and its bucket names are registered outside the backend,
+so its objects (every version and delete marker) are deleted through the API and its buckets stay.
+
+moto runs in the caller's process (the tests, or the devstack's threaded server): nothing may run
+against it during a restore (the callers let executions finish first).
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import Any, Final
 
-from moto.dynamodb.models import dynamodb_backends
-from moto.ses.models import ses_backends
-from moto.stepfunctions.responses import get_backend as stepfunctions_backend
+from moto.core.base_backend import BackendDict, backend_lock
+from moto.core.model_instances import reset_model_data
 
 S3_BATCH: Final = 1000  # S3's DeleteObjects limit
-SSM_BATCH: Final = 10  # SSM's DeleteParameters limit
+S3_SERVICE: Final = "s3"
 
 
-def empty_tables(account_id: str, region: str) -> None:
-    """Every item of every table goes; the tables, their indexes and TTL settings stay. In moto's
-    memory, as the outbox is read: deleting a first sync's ~1,200 items through the API takes
-    seconds."""
-    for table in dynamodb_backends[account_id][region].tables.values():
-        table.items.clear()
+@dataclass(frozen=True)
+class BackendCopy:
+    """One service's backend in one account and region, as the build left it."""
+
+    services: Any  # moto's BackendDict for the service
+    account_id: str
+    region: str
+    backend: Any
+    state: dict[str, Any]
+
+    @property
+    def service(self) -> str:
+        return str(self.services.service_name)
+
+    def is_current(self) -> bool:
+        """Still the backend moto serves (a `mock_aws` that starts or stops resets them all)."""
+        accounts: dict[str, dict[str, Any]] = self.services
+        return dict.get(accounts.get(self.account_id, {}), self.region) is self.backend
+
+
+@dataclass(frozen=True)
+class FreshState:
+    """moto's state just after the build; `restore_fresh_state` returns to it."""
+
+    copies: tuple[BackendCopy, ...]
+    buckets: frozenset[str]
+
+
+def capture_fresh_state(s3: Any) -> FreshState:
+    with backend_lock:
+        copies = tuple(
+            BackendCopy(services, account_id, region, backend, copy.deepcopy(backend.__dict__))
+            for services in _all_services()
+            if services.service_name != S3_SERVICE
+            for account_id, region, backend in services.iter_backends()
+        )
+    return FreshState(copies, _bucket_names(s3))
+
+
+def restore_fresh_state(fresh: FreshState, s3: Any) -> bool:
+    """Back to `fresh`; False, with nothing changed, when moto no longer holds that stack (it was
+    reset, or a test created or deleted a bucket): the caller builds it again."""
+    if not all(c.is_current() for c in fresh.copies) or _bucket_names(s3) != fresh.buckets:
+        return False
+    empty_buckets(s3)
+    captured = {id(c.backend): c for c in fresh.copies}
+    with backend_lock:
+        for services in _all_services():
+            if services.service_name != S3_SERVICE:
+                for _, _, backend in services.iter_backends():
+                    restore_backend(services.service_name, backend, captured.get(id(backend)))
+        # moto tracks every model instance for its dashboard: without this each test's items and
+        # objects would stay in memory for the whole session
+        reset_model_data()
+    return True
+
+
+def restore_backend(service: str, backend: Any, captured: BackendCopy | None) -> None:
+    """As captured (a copy: the capture stays for the next restore), or as new when the service
+    was first used after the build (a queue a test made)."""
+    if captured is None:
+        backend.reset()
+    else:
+        backend.__dict__ = copy.deepcopy(captured.state)
 
 
 def empty_buckets(s3: Any) -> None:
@@ -39,30 +106,14 @@ def empty_buckets(s3: Any) -> None:
             s3.delete_objects(
                 Bucket=name, Delete={"Objects": objects[start : start + S3_BATCH], "Quiet": True}
             )
+        for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
 
 
-def delete_parameters(ssm: Any, prefix: str) -> None:
-    """The parameters under `prefix` (the district tokens onboarding stored) go."""
-    names = [
-        parameter["Name"]
-        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix, Recursive=True)
-        for parameter in page["Parameters"]
-    ]
-    for start in range(0, len(names), SSM_BATCH):
-        ssm.delete_parameters(Names=names[start : start + SSM_BATCH])
+def _all_services() -> list[Any]:
+    """Every service's BackendDict moto has created (moto's own reset walks the same list)."""
+    return list(BackendDict._instances)  # type: ignore[misc]
 
 
-def forget_sent_mail(account_id: str, region: str) -> None:
-    """moto's SES keeps what was sent (the outbox) and its count (the send quota) in memory."""
-    backend = ses_backends[account_id][region]
-    backend.sent_messages.clear()
-    backend.sent_message_count = 0
-    backend.rejected_messages_count = 0
-
-
-def forget_executions(account_id: str, region: str) -> None:
-    """The executions of every state machine (Step Functions has no call to delete one)."""
-    for machine in stepfunctions_backend(account_id, region).state_machines:
-        machine.executions.clear()
-        for version in machine.versions.values():
-            version.executions.clear()
+def _bucket_names(s3: Any) -> frozenset[str]:
+    return frozenset(b["Name"] for b in s3.list_buckets()["Buckets"])

@@ -28,7 +28,7 @@ from devstack.federation import federation_from_cognito, lambda_trigger
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
-from devstack.reset import delete_parameters, empty_buckets, empty_tables, forget_executions, forget_sent_mail
+from devstack.reset import FreshState, capture_fresh_state, restore_fresh_state
 from devstack.schedules import run_execution, scheduled_event
 from devstack.settings import DevstackSettings
 from devstack.stack import StackResources, create_stack
@@ -56,6 +56,7 @@ class Devstack:
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()
         self.stack: StackResources | None = None
+        self._fresh: FreshState | None = None  # moto just after the build: what a reset returns to
         self.invokes: InvokeLog | None = None
 
     # -- start and stop --------------------------------------------------------------------------
@@ -79,6 +80,7 @@ class Devstack:
             # the sign-in callback and the e-mail links: http on loopback, which the template refuses
             loopback_urls={"DashboardUrl": self.url},
         )
+        self._fresh = capture_fresh_state(boto3.client("s3"))
         # the simulator serves Clever's OAuth API (the app's tokens) and its Data API on one URL
         os.environ.update(stack.environment | {"CLEVER_API_URL": clever_url, "CLEVER_OAUTH_URL": clever_url})
         handlers = stack_handlers(stack.function_names, stack.function_modules)
@@ -361,11 +363,9 @@ class Devstack:
         assert self.scenarios is not None
         with self._tick_lock:  # not while a tick runs; what a test left in flight ends first
             self.wait_for_executions()
-            empty_tables(self.stack.account_id, self.stack.region)
-            empty_buckets(boto3.client("s3"))
-            delete_parameters(boto3.client("ssm"), self.stack.token_parameter_prefix.rstrip("/"))
-            forget_sent_mail(self.stack.account_id, self.stack.region)
-            forget_executions(self.stack.account_id, self.stack.region)
+            assert self._fresh is not None
+            if not restore_fresh_state(self._fresh, boto3.client("s3")):
+                raise RuntimeError("moto no longer holds the stack the devstack built")
             self.simulator.reset()
             self.scenarios.reset()
             if self._authorization is not None:

@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from clever_simulator import CleverSimulator, GeneratedDistrict
+from sis_sync import services
 from sis_sync.model import SchoolStatus
 from tests.api_events import admin, call, http_event
 from tests.e2e.flow import real_handlers, schools, wait
@@ -62,7 +63,9 @@ def test_the_evaluate_and_release_maps_run_each_of_24_schools_once(stack: Any, s
         assert evaluated_now == dict.fromkeys((school.school_id for school in schools().values()), 1)
         held = list(schools().values())
         assert {school.status for school in held} == {SchoolStatus.ON_HOLD}
-        applied_before = Counter(event["school_id"] for name, event in log.calls if name == apply_fn)
+        applied_before = Counter(
+            event["school_id"] for name, event in log.calls if name == apply_fn and "school_id" in event
+        )
         # When the admin clears all 24 in one request
         body = {"schools": [{"school_id": school.school_id, "sync_id": "s002"} for school in held]}
         response = call(
@@ -77,9 +80,21 @@ def test_the_evaluate_and_release_maps_run_each_of_24_schools_once(stack: Any, s
         done = wait(execution["executionArn"], MAP_WAIT_SECONDS)
         assert done["status"] == "SUCCEEDED", done
         applied = (
-            Counter(event["school_id"] for name, event in log.calls if name == apply_fn) - applied_before
+            Counter(
+                event["school_id"] for name, event in log.calls if name == apply_fn and "school_id" in event
+            )
+            - applied_before
         )
         assert applied == dict.fromkeys((school.school_id for school in held), 1)
+        # (its first step, the same function, wrote each school's history of the Clear holds)
+        state = services.state_table()
+        assert all(
+            [entry.action for entry in state.audit_entries_of_school(DISTRICT, school.school_id)].count(
+                "clear_holds"
+            )
+            == 1
+            for school in held
+        )
         assert {school.school_id for school in held} == {
             school.school_id for school in schools().values() if school.status is SchoolStatus.CONNECTED
         }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ import boto3
 import pytest
 
 from sis_sync import services
+from sis_sync.api.holds import release_execution_name
 from sis_sync.changes import diff
 from sis_sync.model import AppliedChange, School, SchoolStatus
 from sis_sync.store import roster_table
@@ -81,6 +83,8 @@ def test_undo_puts_the_roster_back_and_holds_the_change_set_again_until_clear_ho
     target, school_id, before, effect = released_change_set(stack, simulator)
     released, _ = records(school_id)
     assert released != before
+    first_applied = schools()[target].last_applied
+    assert first_applied is not None
     report = api("GET", f"/v1/districts/{DISTRICT}/schools/{school_id}").json()
     assert report["undo"]["sync_id"] == "s002"
     assert report["undo"]["changes"]["removed"] > 0
@@ -125,6 +129,9 @@ def test_undo_puts_the_roster_back_and_holds_the_change_set_again_until_clear_ho
     # Then a release of its own applies it again: the roster is as after the first release
     assert cleared.json()["results"][0]["result"] == "released"
     [again] = [e for e in executions(stack, "release-") if e["name"] != "release-s002"]
+    # (named after when s002 had been applied: never the name a release of s002 had before the undo)
+    applied_at = re.sub(r"[^0-9]", "", first_applied.at.isoformat())[:20]
+    assert again["name"] == release_execution_name(school_id, f"s002-u{applied_at}")
     assert wait(again["executionArn"])["status"] == "SUCCEEDED"
     assert records(school_id)[0] == released
     school = schools()[target]

@@ -483,6 +483,15 @@ def test_clear_holds_starts_one_release_and_reports_each_school(seeded: Any, api
     assert [e["name"] for e in executions] == [f"release-{HELD}-s002"]
     started = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
     manifest = {"bucket": seeded.bucket, "key": f"releases/{DISTRICT}/release-{HELD}-s002.json"}
+    # the released school's history is the release's first step's to write (the refused one's is here)
+    history = started.pop("history")
+    assert (history["action"], history["actor"], history["result"]) == (
+        "clear_holds",
+        "admin@example.org",
+        "released",
+    )
+    refused = services.state_table().audit_entries_of_school(DISTRICT, CALM)
+    assert [(h.action, h.result) for h in refused] == [("clear_holds", "not_on_hold")]
     assert started == {
         "district_id": DISTRICT,
         "approved_by": "admin@example.org",
@@ -539,6 +548,8 @@ def test_a_release_that_failed_can_be_cleared_again(seeded: Any, api: Any) -> No
     attempts: list[dict[str, Any]] = []
 
     def apply(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if "history" in event:  # the release's first step
+            return {"histories": 1}
         attempts.append(event)
         if len(attempts) == 1:
             raise RuntimeError("the roster table was unavailable")

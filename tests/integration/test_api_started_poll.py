@@ -13,14 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from clever_simulator import CleverSimulator, GeneratedDistrict
+from clever_simulator import CleverSimulator
 from devstack.lambdas import route_lambda_invokes, stack_handlers
 from sis_sync import services
 from sis_sync.clever.client import CleverClient
 from sis_sync.model import SyncStatus
 from tests.api_events import admin, call, http_event
 from tests.e2e.flow import wait
-from tests.onboarded import DISTRICT, TOKEN
+from tests.onboarded import DISTRICT, generated_district
 from tests.poll_orders import finished_executions
 
 PAGE = 250  # 3,000 students: 12 student pages, 18 contact pages
@@ -31,10 +31,8 @@ STEP_S = 20.0  # no page is started past this in one invocation
 
 @pytest.fixture
 def simulator() -> Iterator[tuple[CleverSimulator, str]]:
-    district = GeneratedDistrict(seed=17, schools=3, students=3_000)
-    sim = CleverSimulator(district=district, tokens={TOKEN: district.district_id})
-    with sim.serve() as base_url:
-        yield sim, base_url
+    with generated_district(seed=17, schools=3, students=3_000) as served:
+        yield served
 
 
 class SimulatedClock:

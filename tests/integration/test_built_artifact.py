@@ -218,6 +218,22 @@ def test_the_built_api_answers_an_http_api_event(build_dir: Path, tmp_path: Path
     assert "/v1/health" in document["paths"]
 
 
+def test_the_built_api_serves_every_script_of_the_dashboard(build_dir: Path, tmp_path: Path) -> None:
+    # Given the built api function and the dashboard's scripts in the repository (the entry app.js
+    # and the ES modules it imports); When each is asked for at /static/…; Then each answers 200 as
+    # JavaScript: the package holds every module the page loads
+    api = next(function for function in FUNCTIONS if function.logical_id == "ApiFunction")
+    static = REPO / "functions" / "api" / "static"
+    scripts = sorted(path.relative_to(static).as_posix() for path in static.rglob("*.js"))
+    assert "app.js" in scripts
+    assert len(scripts) > 1
+    answers = probe(build_dir, api, [http_event("GET", f"/static/{script}") for script in scripts], tmp_path)
+    for script, answer in zip(scripts, answers, strict=True):
+        headers = {key.lower(): value for key, value in answer["headers"].items()}
+        assert answer["statusCode"] == 200, script
+        assert headers["content-type"].split(";")[0] in {"text/javascript", "application/javascript"}, script
+
+
 def test_sam_validate_lint_passes_on_the_production_template(sam: Path) -> None:
     # Given template.yaml as deployed (arm64); When sam validates it with cfn-lint; Then it is valid
     ran = subprocess.run(

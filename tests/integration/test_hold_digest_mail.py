@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import html
-import importlib
 import re
-from collections.abc import Callable, Iterator
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from devstack.lambdas import FakeContext
-from sis_sync import services
 from sis_sync.hold_digest import DIGEST_LISTED
 from sis_sync.links import verify_link
 from sis_sync.mail_content import HoldMailLinks, render_hold_mail
 from sis_sync.model import (
     Decision,
-    District,
     PendingChange,
     SafeApplied,
     School,
@@ -28,14 +25,14 @@ from sis_sync.model import (
     SyncSchoolOutcome,
 )
 from sis_sync.rules import Hold, HoldReason
-from sis_sync.store.state_table import StateTable
+from sis_sync.store.state_table import BATCH_WORKERS, StateTable
 from tests.conftest import AwsStack
 from tests.iam_guard import acting_as
-from tests.integration.test_notify import ADMINS, DASHBOARD, DISTRICT, T0, outbox, real_holds
+from tests.integration.test_notify import T0, outbox, real_holds
+from tests.notify_district import ADMINS, DASHBOARD, DISTRICT, Handler
 
 SYNC = "2026-11-02T08:00:00Z"
 LATER = "2026-11-02T10:00:00Z"
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
 DIGEST = {"kind": "holds", "district_id": DISTRICT, "sync_id": SYNC}
 EMERGENCY = Hold(
     reason=HoldReason.EMERGENCY_CONTACTS,
@@ -44,32 +41,6 @@ EMERGENCY = Hold(
 
 
 # ------------------------------------------------------------------ given
-
-
-@pytest.fixture
-def state(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[StateTable]:
-    monkeypatch.setenv("DASHBOARD_URL", DASHBOARD)
-    services.reset()
-    table = services.state_table()
-    table.put_district(
-        District(
-            district_id=DISTRICT, name="Springfield Unified", clever_district_id="c-d-1", admin_emails=ADMINS
-        )
-    )
-    yield table
-    services.reset()
-
-
-@pytest.fixture
-def notify(state: StateTable) -> Handler:
-    app = importlib.import_module("functions.notify.app")
-
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        with acting_as("NotifyFunction"):
-            result: dict[str, Any] = app.lambda_handler(event, FakeContext(function_name="notify"))
-        return result
-
-    return invoke
 
 
 def held(
@@ -297,3 +268,65 @@ def test_a_digest_for_a_district_without_admins_records_the_holds_as_told(
         ["large_removals"],
         ["emergency_contacts"],
     ]
+
+
+def test_the_schools_notified_reasons_are_written_several_at_once(
+    aws: AwsStack, state: StateTable, notify: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sync that held twice BATCH_WORKERS schools
+    ids = [f"s{n:02d}" for n in range(2 * BATCH_WORKERS)]
+    for school_id in ids:
+        held(state, school_id, real_holds(emergency=False))
+    # and each school's conditional write held back until BATCH_WORKERS of them are in flight
+    # (written one after another, the first would wait alone until the barrier breaks)
+    in_flight = threading.Barrier(BATCH_WORKERS, timeout=10)
+    record = StateTable.record_notified
+    written: list[str] = []
+
+    def together(self: StateTable, school: School, sync_id: str, reasons: Any) -> bool:
+        in_flight.wait()
+        written.append(school.school_id)
+        return record(self, school, sync_id, reasons)
+
+    monkeypatch.setattr(StateTable, "record_notified", together)
+
+    # When the flow's NotifyHolds runs
+    result = notify(DIGEST)
+
+    # Then the mail went, and every school's reasons were written, one write each, BATCH_WORKERS at once
+    assert result["sent"] is True
+    assert sorted(written) == ids
+    schools = state.get_schools(DISTRICT, ids)
+    assert {s: schools[s].notified_reasons for s in ids} == {s: ["large_removals"] for s in ids}
+
+
+def test_a_school_whose_notified_reasons_fail_to_be_written_does_not_stop_the_others(
+    aws: AwsStack, state: StateTable, notify: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given four held schools; once the mail is out, DynamoDB refuses the second one's write and
+    # a newer sync's evaluation holds the third one (its conditional write finds it moved on)
+    ids = ["s-1", "s-2", "s-3", "s-4"]
+    for school_id in ids:
+        held(state, school_id, real_holds(emergency=False))
+    record = StateTable.record_notified
+
+    def meanwhile(self: StateTable, school: School, sync_id: str, reasons: Any) -> bool:
+        if school.school_id == "s-2":
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
+        if school.school_id == "s-3" and school.pending:
+            newer = school.pending.model_copy(update={"sync_id": LATER})
+            with acting_as("EvaluateHoldsFunction"):
+                state.put_school(school.model_copy(update={"pending": newer}))
+        return record(self, school, sync_id, reasons)
+
+    monkeypatch.setattr(StateTable, "record_notified", meanwhile)
+
+    # When the flow's NotifyHolds runs
+    result = notify(DIGEST)
+
+    # Then the mail is out and reported sent (a failed invocation would be retried and mail again),
+    # and the others' reasons are recorded
+    assert result["sent"] is True
+    assert len(outbox(aws)) == 1
+    schools = state.get_schools(DISTRICT, ids)
+    assert [schools[s].notified_reasons for s in ids] == [["large_removals"], [], [], ["large_removals"]]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,13 +10,11 @@ import boto3
 import pytest
 from moto.ses.models import ses_backends
 
-from devstack.lambdas import FakeContext
 from sis_sync import services
 from sis_sync.links import ExpiredLinkError, verify_link
 from sis_sync.model import (
     Connection,
     Decision,
-    District,
     ErrorInfo,
     PendingChange,
     School,
@@ -29,18 +25,13 @@ from sis_sync.rules import Hold, evaluate
 from sis_sync.settings import HoldThresholds
 from sis_sync.store.state_table import StateTable
 from tests.conftest import AwsStack
-from tests.iam_guard import acting_as
+from tests.notify_district import ADMINS, DASHBOARD, DISTRICT, Handler
 from tests.unit.test_changes import contact, roster, student
 
-DASHBOARD = "https://sis.example.org"
-DISTRICT = "d-1"
 SCHOOL = "s-1"
 SYNC_1 = "2026-11-02T08:00:00Z"
 SYNC_2 = "2026-11-02T10:00:00Z"
-ADMINS = ["admin@example.org", "deputy@example.org"]
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 # ------------------------------------------------------------------ given
@@ -92,36 +83,6 @@ def hold_event(sync_id: str, holds: list[Hold], notify: bool = True) -> dict[str
         "reasons": sorted(hold.reason.value for hold in holds),
         "superseded": False,
     }
-
-
-@pytest.fixture
-def state(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[StateTable]:
-    monkeypatch.setenv("DASHBOARD_URL", DASHBOARD)
-    services.reset()
-    table = services.state_table()
-    table.put_district(
-        District(
-            district_id=DISTRICT,
-            name="Springfield Unified",
-            clever_district_id="c-d-1",
-            admin_emails=ADMINS,
-        )
-    )
-    yield table
-    services.reset()
-
-
-@pytest.fixture
-def notify(state: StateTable) -> Handler:
-    """The real notify handler (imported here, after the mock and the environment are in place)."""
-    app = importlib.import_module("functions.notify.app")
-
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        with acting_as("NotifyFunction"):
-            result: dict[str, Any] = app.lambda_handler(event, FakeContext(function_name="notify"))
-        return result
-
-    return invoke
 
 
 def outbox(aws: AwsStack) -> list[Any]:

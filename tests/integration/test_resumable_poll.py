@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from clever_simulator import CleverSimulator, GeneratedDistrict
+from clever_simulator import CleverSimulator
 from devstack.lambdas import route_lambda_invokes, stack_handlers
 from devstack.schedules import run_execution, scheduled_event
 from sis_sync import services
@@ -22,17 +22,15 @@ from sis_sync.model import SyncRun, SyncStatus
 from sis_sync.polling import Poller, poll_district, poll_step
 from sis_sync.pulling import CONVERTED, ListingCursor, converted_listing
 from tests.iam_guard import acting_as
-from tests.onboarded import DISTRICT, T0, TOKEN
+from tests.onboarded import DISTRICT, T0, generated_district
 
 PAGE = 2_000  # 20,000 students: 10 student pages, 15 contact pages
 
 
 @pytest.fixture
 def simulator() -> Iterator[tuple[CleverSimulator, str]]:
-    district = GeneratedDistrict(seed=13, schools=8, students=20_000)
-    sim = CleverSimulator(district=district, tokens={TOKEN: district.district_id})
-    with sim.serve() as base_url:
-        yield sim, base_url
+    with generated_district(seed=13, schools=8, students=20_000) as served:
+        yield served
 
 
 def invocation(base_url: str) -> Poller:

@@ -286,6 +286,7 @@ EXPECTED_GRANTS = {
         "snapshots:read",
         "snapshots:write",  # apply safe changes stores the safe part as a snapshot
         "changes:write",  # and the CSV of what is still held
+        "releases:read",  # the release's first step: the approved schools' histories
     },
     "NotifyFunction": {
         "StateTable:read",

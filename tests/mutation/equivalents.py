@@ -22,6 +22,7 @@ EQUIVALENT: dict[str, str] = {
         "previous_counts always has every record type (_diff and from_document fill all five)"
     ),
     "rules.py:too_many_parent_connections: delete: 'if not touched:'": _SHORTCUT,
+    "rules.py:too_many_parent_connections: delete: 'if not reaching:'": _SHORTCUT,
     "rules.py:too_many_parent_connections: constant: '' -> 'XX'": (
         "a flagged student is always in the school's student list: the partitioner quarantines "
         "relationships to students outside the school, so the name default is unused"
@@ -70,7 +71,9 @@ EQUIVALENT: dict[str, str] = {
     ),
     "changes_csv.py:<module>: constant: 64 -> 65": "the chunk size: the bytes written are the same",
     "changes_csv.py:<module>: constant: 1024 -> 1025": "the chunk size: the bytes written are the same",
-    "changes_csv.py:change_row: constant: '' -> 'XX' #3": _ALWAYS_PRESENT + " (every record type has sis_id)",
+    "changes_csv.py:_rows_of_type: constant: '' -> 'XX' #3": (
+        _ALWAYS_PRESENT + " (every record type has sis_id)"
+    ),
     "changes_csv.py:linked_student_names: constant: 'student' -> '' #2": (
         "display_name names every type but contact and section as a person, as it does a student"
     ),

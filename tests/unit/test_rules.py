@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sis_sync.rules import Evaluation, HoldReason, evaluate
 from sis_sync.settings import HoldThresholds
 from sis_sync.snapshot import Record, Records
-from tests.unit.strategies import CONTACT_TYPES, rosters
+from tests.unit.strategies import CONTACT_TYPES, reissue_ids, rosters
 from tests.unit.test_changes import contact, roster, student
 
 DEFAULTS = HoldThresholds()
@@ -470,6 +470,36 @@ def test_raising_max_guardians_only_holds_students_already_over_the_lower_limit(
             assert example["guardians"] >= thresholds.max_guardians > example["previously"]
     for student_id, example in flagged_students(previous, current, raised).items():
         assert student_id in flagged_lower or example["previously"] >= limit
+
+
+@PROPERTY_SETTINGS
+@given(rosters(), rosters(), st.integers(2, 3), st.booleans())
+def test_a_flagged_students_guardian_counts_are_those_of_the_rosters(
+    previous: Records, current: Records, limit: int, reissue: bool
+) -> None:
+    # Given any applied and new rosters, the new one's ids possibly all re-issued (the rule counts
+    # from the change set, not the rosters: this recounts from the rosters themselves)
+    current = reissue_ids(current) if reissue else current
+    thresholds = HoldThresholds(max_guardians=limit)
+
+    # When the rule fires
+    evaluation = evaluate(previous, current, thresholds)
+    examples = {
+        e["clever_id"]: e for h in evaluation.holds for e in h.detail.get("examples", ()) if "guardians" in e
+    }
+    applied_id = {
+        change.clever_id: change.previous_clever_id
+        for change in evaluation.change_set.of_type("student")
+        if change.kind == "source_id_changed"
+    }
+
+    # Then each flagged student's counts are its linked contacts now, and under its applied id before
+    def linked(records: Records, student_id: str) -> int:
+        return sum(any(r["student"] == student_id for r in c["relationships"]) for c in records["contact"])
+
+    for student_id, example in examples.items():
+        assert example["guardians"] == linked(current, student_id) >= limit
+        assert example["previously"] == linked(previous, applied_id.get(student_id, student_id)) < limit
 
 
 def flagged_students(

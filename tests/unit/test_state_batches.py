@@ -81,12 +81,14 @@ def test_a_batch_read_asks_again_for_unprocessed_keys_with_the_same_projection()
         client.stored[f"SCHOOL#s{n:03d}"] = {"school_id": f"s{n:03d}", "status": "on_hold"}
     client.refuse = 1
     # When they are read as Clear holds reads them (and one school that does not exist)
-    states = state_of(client).hold_states("d", [f"s{n:03d}" for n in range(250)] + ["gone"], also=["holds"])
+    states = state_of(client).hold_states(
+        "d", [f"s{n:03d}" for n in range(250)] + ["gone"], also=["undone_applied_at"]
+    )
     # Then every school is there, each asked for once more at most, with the projection kept
     assert sorted(states) == [f"s{n:03d}" for n in range(250)]
     assert len(client.requests) == 4
     assert {request[TABLE]["ProjectionExpression"] for request in client.requests} == {
-        "school_id, #status, pending.sync_id, holds"
+        "school_id, #status, pending.sync_id, undone_applied_at"
     }
 
 

@@ -558,6 +558,27 @@ def test_release_maps_over_the_approved_schools_and_refuses_a_stale_sync_id() ->
     assert "ArrayContains($.results, 'failed')" in json.dumps(states[mapped["Next"]])
 
 
+def test_release_writes_the_approved_schools_histories_before_applying_any() -> None:
+    machine = asl(STATE_MACHINES["ReleaseStateMachine"])
+    states = machine["States"]
+    # Given an input with a `history` (Clear holds, Apply safe changes), the first step writes it
+    choice = states[machine["StartAt"]]
+    [when] = choice["Choices"]
+    assert (when["Variable"], when["IsPresent"]) == ("$.history", True)
+    record = states[when["Next"]]
+    assert record["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
+    assert record["Parameters"]["Payload"] == {
+        "district_id.$": "$.district_id",
+        "manifest.$": "$.manifest",
+        "history.$": "$.history",
+    }
+    assert record["ResultPath"] is None
+    assert "Catch" not in record  # a release never runs without them
+    # Then, as without one (Undo), the schools are applied after it
+    assert record["Next"] == choice["Default"] == "Configure"
+    assert states["Configure"]["Next"] == "ReleaseSchools"
+
+
 def _actions_on(template: dict[str, Any], role: str, resource: str) -> set[str]:
     """Every action the role's inline policies allow on resources naming `resource`."""
     found: set[str] = set()
@@ -593,6 +614,7 @@ S3_GRANTS = {
         ("s3:PutObject", "snapshots/*"),
         ("s3:PutObject", "changes/*"),
         ("s3:AbortMultipartUpload", "changes/*"),
+        ("s3:GetObject", "releases/*"),  # the release's first step: the approved schools' histories
     },
     "NotifyFunctionRole": set(),
     "ApiFunctionRole": {

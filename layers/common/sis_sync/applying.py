@@ -139,13 +139,12 @@ def apply_pending(
 
     def commit(written: int) -> bool:
         now = applier.now()
-        entry = AuditEntry(
-            district_id=district_id,
+        entry = school_action_entry(
+            school,
+            sync_id,
             at=now,
             actor=actor,
             action="hold_released" if mode == "release" else "sync_applied",
-            school_ids=[school_id],
-            sync_ids=[sync_id],
             result="applied",
             detail={"changes": change_set.summary(), "written": written},
         )
@@ -262,6 +261,29 @@ def undo_abandoned(applier: Applier, school: School) -> int:
     return written
 
 
+def school_action_entry(
+    school: School,
+    sync_id: str,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    result: str,
+    detail: dict[str, Any],
+) -> AuditEntry:
+    """The audit entry of an apply, a safe apply or an undo: one school, one change set."""
+    return AuditEntry(
+        district_id=school.district_id,
+        at=at,
+        actor=actor,
+        action=action,
+        school_ids=[school.school_id],
+        sync_ids=[sync_id],
+        result=result,
+        detail=detail,
+    )
+
+
 def last_applied(school: School, sync_id: str, now: datetime) -> AppliedChange:
     """What Undo of `sync_id` will revert to, once it is applied: the snapshot applied before it. The
     rest of a change set whose safe part was applied earlier keeps that part's record."""
@@ -363,13 +385,12 @@ def apply_safe_pending(
                 "dirty": {},
             }
         )
-        entry = AuditEntry(
-            district_id=district_id,
+        entry = school_action_entry(
+            school,
+            sync_id,
             at=now,
             actor=actor,
             action="safe_changes_applied",
-            school_ids=[school_id],
-            sync_ids=[sync_id],
             result="applied",
             detail={"changes": summary, "held": remaining.change_set.summary(), "written": written},
         )

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Final, Protocol
 
 from sis_sync.changes import Change, ChangeSet, display_name
-from sis_sync.rules import Evaluation
-from sis_sync.snapshot import Record, Records
+from sis_sync.rules import ChangeKey, Evaluation
+from sis_sync.snapshot import RECORD_TYPES, Record, Records, RecordType
 
 CSV_HEADER: Final = (
     "change_type",
@@ -62,24 +62,33 @@ def linked_student_names(change_set: ChangeSet, *rosters: Records) -> dict[str, 
     return names
 
 
-def change_row(change: Change, hold_reasons: Iterable[str], students: StudentNames) -> list[str]:
-    """A CSV row; every cell that comes from Clever (ids included: they may start with "-") is guarded."""
-    record = change.shown
-    contact_type, linked = _contact_cells(record, students) if change.record_type == "contact" else ("", "")
-    # display_name(), not change.name: the record is at hand (this runs for every row)
-    return [
-        change.kind,
-        change.record_type,
-        neutralise_cell(change.clever_id),
-        neutralise_cell(change.previous_clever_id),
-        neutralise_cell(str(record.get("sis_id", ""))),
-        neutralise_cell(display_name(change.record_type, record)),
-        neutralise_cell(str(record.get("email", ""))),
-        ";".join(change.changed_fields),
-        ";".join(hold_reasons),
-        neutralise_cell(contact_type),
-        neutralise_cell(linked),
-    ]
+def _rows_of_type(
+    record_type: RecordType,
+    changes: list[Change],
+    reasons: Mapping[ChangeKey, Iterable[str]],
+    students: StudentNames,
+) -> Iterator[list[str]]:
+    """One record type's rows; every cell that comes from Clever (ids included: they may start with
+    "-") is guarded. What depends on the type alone is settled once, not on each row (a re-key has
+    a row for every record of the school)."""
+    is_contact = record_type == "contact"
+    for change in changes:
+        record = change.record if change.record is not None else change.previous  # Change.shown
+        assert record is not None
+        contact_type, linked = _contact_cells(record, students) if is_contact else ("", "")
+        yield [
+            change.kind,
+            record_type,
+            neutralise_cell(change.clever_id),
+            neutralise_cell(change.previous_clever_id),
+            neutralise_cell(str(record.get("sis_id", ""))),
+            neutralise_cell(display_name(record_type, record)),
+            neutralise_cell(str(record.get("email", ""))),
+            ";".join(change.changed_fields),
+            ";".join(reasons.get((record_type, change.clever_id), ())),  # Evaluation.reasons_for
+            neutralise_cell(contact_type),
+            neutralise_cell(linked),
+        ]
 
 
 def _contact_cells(contact: Record, students: StudentNames) -> tuple[str, str]:
@@ -101,9 +110,11 @@ def _contact_cells(contact: Record, students: StudentNames) -> tuple[str, str]:
 
 
 def csv_rows(evaluation: Evaluation, students: StudentNames) -> Iterator[list[str]]:
+    """The header, then each change's row in the change set's order (by record type)."""
     yield list(CSV_HEADER)
-    for change in evaluation.change_set:
-        yield change_row(change, evaluation.reasons_for(change), students)
+    for record_type in RECORD_TYPES:
+        changes = evaluation.change_set.of_type(record_type)
+        yield from _rows_of_type(record_type, changes, evaluation.reasons_by_change, students)
 
 
 def iter_changes_csv(
@@ -198,7 +209,6 @@ __all__ = [
     "BinarySink",
     "S3Uploader",
     "StudentNames",
-    "change_row",
     "changes_csv_bytes",
     "csv_line",
     "csv_rows",

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sis_sync.changes_csv import linked_student_names, upload_changes_csv
+from sis_sync.collector import collector_paused
 from sis_sync.model import (
     AuditEntry,
     Decision,
@@ -80,7 +81,10 @@ def evaluate_school(
 ) -> EvaluationResult:
     """Evaluate and record; when the school was written meanwhile, read it and evaluate again."""
     for _ in range(ATTEMPTS):
-        result = _evaluate_once(evaluator, district_id, sync_id, ref)
+        # One pause for the whole school: its parsed rosters, change set and CSV rows are acyclic
+        # (freed by reference counting), and a collection anywhere in between would rescan them all.
+        with collector_paused():
+            result = _evaluate_once(evaluator, district_id, sync_id, ref)
         if result is not None:
             return result
         logger.info("school written meanwhile; evaluating again", school_id=ref.school_id, sync_id=sync_id)

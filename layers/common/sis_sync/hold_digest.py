@@ -151,17 +151,14 @@ def _groups(held: Sequence[HeldSchool], table: Sequence[DigestSchool]) -> list[R
         for hold in entry.holds:
             views.setdefault(hold.reason, reason_view(hold))
             counts[hold.reason] = counts.get(hold.reason, 0) + 1
-    groups = []
-    for reason in sorted(views, key=_RULE_ORDER.index):
-        view = views[reason]
-        groups.append(
-            ReasonGroup(
-                code=reason.value,
-                title=view.title,
-                summary=view.summary,
-                remedies=view.remedies,
-                school_count=counts[reason],
-                listed=[school for school in table if school.reason_titles[0] == view.title],
-            )
+    return [
+        ReasonGroup(
+            code=reason.value,
+            title=view.title,
+            summary=view.summary,
+            remedies=view.remedies,
+            school_count=counts[reason],
+            listed=[school for school in table if school.reason_titles[0] == view.title],
         )
-    return groups
+        for reason, view in sorted(views.items(), key=lambda pair: _RULE_ORDER.index(pair[0]))
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sis_sync.rules import Hold
+from sis_sync.rules import Hold, HoldReason
 from sis_sync.settings import DistrictSettings
 from sis_sync.snapshot import RecordType
 
@@ -135,6 +135,14 @@ class School(Item):
     def pending_sync_id(self) -> str | None:
         """The sync id an admin approves with Clear holds (only while on hold)."""
         return self.pending.sync_id if self.pending and self.status is SchoolStatus.ON_HOLD else None
+
+    @property
+    def undone_applied_at(self) -> str | None:
+        """When the change set an admin undid had been applied (its `undone` hold's detail), None when
+        no undone change set waits. Stored beside the holds (StateTable), so that Clear holds reads
+        this, not every school's holds with their details."""
+        undone = next((hold for hold in self.holds if hold.reason is HoldReason.UNDONE), None)
+        return None if undone is None else str(undone.detail.get("applied_at", ""))
 
     def latest_sha256(self) -> str | None:
         """The content this school was last judged on, when that judgement is settled: its held

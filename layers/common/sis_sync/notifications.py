@@ -24,7 +24,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from sis_sync.evaluation import EvaluationResult
@@ -75,35 +74,32 @@ class HoldNotice(BaseModel):
         return "#".join(("hold", self.district_id, self.school_id, self.sync_id, ",".join(self.reasons)))
 
 
-class DisconnectNotice(BaseModel):
-    """Mail the admins: the district's Clever connection failed in `sync_id` (sent once per sync)."""
+class _SyncNotice(BaseModel):
+    """A mail about a district's sync as a whole: one per (kind, district, sync)."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["disconnected"]
+    kind: str
     district_id: str
     sync_id: str
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def idempotency_key(self) -> str:
-        return "#".join(("disconnected", self.district_id, self.sync_id))
+        return "#".join((self.kind, self.district_id, self.sync_id))
 
 
-class HoldDigestNotice(BaseModel):
+class DisconnectNotice(_SyncNotice):
+    """Mail the admins: the district's Clever connection failed in `sync_id` (sent once per sync)."""
+
+    kind: Literal["disconnected"]
+
+
+class HoldDigestNotice(_SyncNotice):
     """Mail the admins once about every school `sync_id` newly put on hold or whose reasons grew
     (the evaluate flow sends it after its Map, also when the Map failed partway)."""
 
-    model_config = ConfigDict(frozen=True)
-
     kind: Literal["holds"]
-    district_id: str
-    sync_id: str
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def idempotency_key(self) -> str:
-        return "#".join(("holds", self.district_id, self.sync_id))
 
 
 Notice = HoldNotice | DisconnectNotice | HoldDigestNotice
@@ -188,15 +184,7 @@ def send_hold_mail(notifier: Notifier, notice: HoldNotice) -> Delivery:
         # nobody to tell: recorded as told, so later polls do not evaluate the hold again for it
         notifier.state.record_notified(school, notice.sync_id, notice.reasons)
         return _skipped("no_recipients", **context)
-    _require_dashboard(notifier)
-
-    now = notifier.now()
-    held = _with_links(notifier, _held(school, notice.reasons), notice.sync_id, now)
-    email = render_hold_mail(district, school, notice.sync_id, held.holds, _links(held))
-    message_id = notifier.mailer.send(district.admin_emails, email)
-    logger.info("hold mail sent", recipients=len(district.admin_emails), message_id=message_id, **context)
-    _record_notified(notifier, [held], notice.sync_id, context)
-    return Delivery(sent=True, message_id=message_id, recipients=len(district.admin_emails))
+    return _mail_holds(notifier, district, [_held(school, notice.reasons)], notice.sync_id, context)
 
 
 def send_hold_digest(notifier: Notifier, notice: HoldDigestNotice) -> Delivery:
@@ -228,19 +216,27 @@ def send_hold_digest(notifier: Notifier, notice: HoldDigestNotice) -> Delivery:
     if not district.admin_emails:
         _record_notified(notifier, news, notice.sync_id, context)  # see send_hold_mail
         return _skipped("no_recipients", **context)
-    _require_dashboard(notifier)
+    return _mail_holds(notifier, district, news, notice.sync_id, context)
 
-    now = notifier.now()
-    email = _hold_digest_mail(notifier, district, news, notice.sync_id, now)
+
+def _mail_holds(
+    notifier: Notifier, district: District, news: list[HeldSchool], sync_id: str, context: dict[str, Any]
+) -> Delivery:
+    """Send the hold mail about `news` (one school or many) to the admins, then record each
+    school's reasons as notified."""
+    _require_dashboard(notifier)
+    email = _hold_mail(notifier, district, news, sync_id, notifier.now())
     message_id = notifier.mailer.send(district.admin_emails, email)
     logger.info("hold mail sent", recipients=len(district.admin_emails), message_id=message_id, **context)
-    _record_notified(notifier, news, notice.sync_id, context)
+    _record_notified(notifier, news, sync_id, context)
     return Delivery(sent=True, message_id=message_id, recipients=len(district.admin_emails))
 
 
-def _hold_digest_mail(
+def _hold_mail(
     notifier: Notifier, district: District, news: list[HeldSchool], sync_id: str, now: datetime
 ) -> Email:
+    """The one hold mail of `sync_id` about the schools of `news`, with their links: for one school
+    the one-school mail (`render_hold_mail`), for more the digest."""
     if len(news) == 1:
         [held] = news
         held = _with_links(notifier, held, sync_id, now)
@@ -314,20 +310,25 @@ def _record_notified(
     """Record each mailed school's reasons as notified. The mail is out: a failure from here on must
     not fail the invocation, or a retry would send it again (Powertools forgets the idempotency
     record of a failed call); a school left unrecorded is at worst named again by a later mail."""
+    recorded = notifier.state.record_notified_each(
+        sync_id, [(held.school, [hold.reason.value for hold in held.holds]) for held in mailed]
+    )
     moved_on = failed = 0
-    for held in mailed:
-        reasons = [hold.reason.value for hold in held.holds]
-        try:
-            moved_on += not notifier.state.record_notified(held.school, sync_id, reasons)
-        except (ClientError, BotoCoreError):
-            logger.exception(
-                "notified reasons not recorded", **(context | {"school_id": held.school.school_id})
+    for held, result in zip(mailed, recorded, strict=True):
+        if isinstance(result, Exception):
+            logger.error(
+                "notified reasons not recorded",
+                exc_info=result,
+                **(context | {"school_id": held.school.school_id}),
             )
             failed += 1
+        else:
+            moved_on += not result
+    # (not `schools=`: a digest's context counts the schools it mailed under that name)
     if moved_on:
-        logger.info("school moved on before its notified reasons were recorded", schools=moved_on, **context)
+        logger.info("school moved on before its notified reasons were recorded", moved_on=moved_on, **context)
     if failed:
-        logger.warning("notified reasons not recorded", schools=failed, **context)
+        logger.warning("notified reasons not recorded", unrecorded=failed, **context)
 
 
 def send_disconnected_mail(notifier: Notifier, notice: DisconnectNotice) -> Delivery:

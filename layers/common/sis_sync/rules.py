@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import chain
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
@@ -214,8 +215,11 @@ def too_many_parent_connections(
 ) -> Fired | None:
     """Students who reach `max_guardians` linked contacts now and had fewer in the applied roster.
 
-    Only a contact change can add a link, so counts are derived from the changes plus one pass over
-    the applied contacts for the students they touch, never from two full scans.
+    Only a contact change can add a link. A student's count is its links from the contacts the
+    change set leaves alone (counted once, for both rosters) plus those of the changed contacts' new
+    versions (now) or applied ones (before, read only if someone reaches the limit now): no contact
+    is read twice, so a re-key, which changes every contact, is not also a pass over the roster.
+    The changed contacts' applied versions are among `previous` (the change set is from it).
     """
     contact_changes = change_set.of_type("contact")
     applied_id = _applied_student_ids(change_set)
@@ -224,17 +228,18 @@ def too_many_parent_connections(
     if not touched:
         return None
     wanted = touched | {applied_id.get(student, student) for student in touched}
-    before = _guardian_counts(previous.get("contact", []), wanted)
-    # links taken away and added, counted for every student (only `touched` ones are read)
-    lost = Counter(student for change in contact_changes for student in _linked(change.previous))
-    gained = Counter(student for linked in linked_now for student in linked)
-    now = before.copy()
-    now.subtract(lost)
-    now.update(gained)
+    kept = _guardian_counts(_unchanged_contacts(previous.get("contact", []), contact_changes), wanted)
+    now = kept.copy()  # copy and update(): Counter's `+` loops over every student in Python
+    now.update(chain.from_iterable(linked_now))
     limit = thresholds.max_guardians
+    reaching = sorted(student for student in touched if now[student] >= limit)
+    if not reaching:  # the usual case: then the applied versions' links need not be counted
+        return None
+    before = kept.copy()
+    before.update(chain.from_iterable(_linked(change.previous) for change in contact_changes))
     flagged = {
         student: (now[student], before[applied_id.get(student, student)])
-        for student in sorted(student for student in touched if now[student] >= limit)
+        for student in reaching
         if limit > before[applied_id.get(student, student)]
     }
     if not flagged:
@@ -299,6 +304,12 @@ def _guardians(
                 {"clever_id": contact["id"], "name": contact["name"], "new": (student, contact["id"]) in new}
             )
     return guardians
+
+
+def _unchanged_contacts(contacts: list[Record], changes: list[Change]) -> list[Record]:
+    """The contacts no change replaces or removes, by the id their applied version has."""
+    changed = {change.previous["id"] for change in changes if change.previous is not None}
+    return [contact for contact in contacts if contact["id"] not in changed]
 
 
 def _guardian_counts(contacts: Iterable[Record], students: set[str]) -> Counter[str]:

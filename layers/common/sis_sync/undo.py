@@ -21,12 +21,13 @@ from sis_sync.applying import (
     ApplyResult,
     RosterMove,
     StalePendingSyncError,
+    school_action_entry,
     undo_abandoned,
     write_claimed,
 )
 from sis_sync.changes import ChangeSet, diff
 from sis_sync.changes_csv import linked_student_names, upload_changes_csv
-from sis_sync.model import AuditEntry, Decision, PendingChange, School, SchoolStatus, SnapshotRef
+from sis_sync.model import Decision, PendingChange, School, SchoolStatus, SnapshotRef
 from sis_sync.observability import logger
 from sis_sync.rules import Evaluation, Hold, HoldReason, judge
 from sis_sync.settings import HoldThresholds
@@ -161,13 +162,12 @@ def undo_applied(
                 "safe_applied": None,
             }
         )
-        entry = AuditEntry(
-            district_id=district_id,
+        entry = school_action_entry(
+            school,
+            sync_id,
             at=now,
             actor=actor,
             action="sync_undone",
-            school_ids=[school_id],
-            sync_ids=[sync_id],
             result="undone",
             detail={"changes": change_set.summary(), "written": written, "reasons": updated.notified_reasons},
         )

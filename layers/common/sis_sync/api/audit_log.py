@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from sis_sync.api.context import ApiContext
@@ -29,9 +29,12 @@ def record(
     result: str,
     detail: dict[str, Any] | None = None,
     per_school: Mapping[str, tuple[str, str]] | None = None,
-) -> None:
-    """Append the entry. `per_school` (school id -> (sync id, result)) gives each school's history
-    its own sync and result rather than a copy of the whole entry."""
+    deferred: Collection[str] = (),
+) -> tuple[AuditEntry, str]:
+    """Append the entry; return it and its key (its place in the log and the histories).
+    `per_school` (school id -> (sync id, result)) gives each school's history its own sync and
+    result rather than a copy of the whole entry; the schools `deferred` get theirs from the
+    release this action starts (see ReleaseHistory)."""
     entry = AuditEntry(
         district_id=district_id,
         at=ctx.now(),
@@ -48,7 +51,7 @@ def record(
         )
         for school_id, (sync_id, outcome) in (per_school or {}).items()
     }
-    ctx.state.append_audit(entry, histories)
+    return entry, ctx.state.append_audit(entry, histories, deferred=deferred)
 
 
 def audit_page(ctx: ApiContext, who: Identity, district_id: str, limit: int, cursor: str | None) -> AuditPage:

@@ -16,8 +16,7 @@ from sis_sync.api.identity import Identity
 from sis_sync.api.models import ClearItem, ClearOutcome, ClearRequest, ClearResponse, ClearResult
 from sis_sync.model import Connection, District, School, SchoolStatus
 from sis_sync.observability import logger
-from sis_sync.rules import HoldReason
-from sis_sync.store.releases import Approval
+from sis_sync.store.releases import Approval, ReleaseHistory
 from sis_sync.store.state_table import HoldState
 
 _EXECUTION_NAME_UNSAFE: Final = re.compile(r"[^0-9A-Za-z_-]")
@@ -49,7 +48,7 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
     `disconnected` (DESIGN §1). Releasing nothing because every named change set moved on is a
     conflict (409)."""
     district = ctx.require_district(who, district_id)
-    named, schools = named_schools(ctx, district_id, request.schools, also="holds")
+    named, schools = named_schools(ctx, district_id, request.schools, also="undone_applied_at")
     results = [
         ClearResult(
             school_id=school_id, result=_clear_outcome(district, schools[school_id], sync_id), sync_id=sync_id
@@ -74,11 +73,15 @@ def clear_holds(ctx: ApiContext, who: Identity, district_id: str, request: Clear
 
 
 def named_schools(
-    ctx: ApiContext, district_id: str, items: list[ClearItem], *, also: Literal["holds", "safe_changes"]
+    ctx: ApiContext,
+    district_id: str,
+    items: list[ClearItem],
+    *,
+    also: Literal["undone_applied_at", "safe_changes"],
 ) -> tuple[dict[str, str], dict[str, HoldState]]:
     """The sync id named for each school, and each school as it stands (read in batches, only what
-    deciding needs: `also` its holds or safe changes). A school named twice or not found refuses
-    the whole request."""
+    deciding needs: `also` when its undone change set had been applied, or its safe changes). A
+    school named twice or not found refuses the whole request."""
     named = {item.school_id: item.sync_id for item in items}
     if len(named) != len(items):
         raise InvalidRequestError("a school is named twice")
@@ -99,9 +102,11 @@ def start_release(
 ) -> str | None:
     """Audit the action, then start one release execution over `approvals`, if any: audited first,
     so that it is on record even if the start fails. `outcomes`: school id -> (the sync id named,
-    the school's result), every school named; each school's history gets its own."""
+    the school's result), every school named; each school's history gets its own: a refused
+    school's written here, an approved school's by the release's first step (so that the request's
+    writes do not grow with the schools released)."""
     name = release_name(approvals, kind.prefix) if approvals else None
-    audit_log.record(
+    entry, key = audit_log.record(
         ctx,
         who,
         district_id,
@@ -112,9 +117,17 @@ def start_release(
         detail={"results": {school_id: result for school_id, (_, result) in outcomes.items()}}
         | ({kind.name_key: name} if name else {}),
         per_school=outcomes,
+        deferred=[approval.school_id for approval in approvals],
     )
     if name:
-        ctx.releases.start(name, district_id, approvals, who.email)
+        history = ReleaseHistory(
+            action=kind.action,
+            actor=entry.actor,
+            at=entry.at,
+            result=outcomes[approvals[0].school_id][1],  # every approved school's is the same
+            key=key,
+        )
+        ctx.releases.start(name, district_id, approvals, who.email, history)
     return name
 
 
@@ -144,10 +157,9 @@ def release_execution_name(school_id: str, sync_id: str, prefix: str = "release"
 def approved_again(school: School | HoldState) -> str:
     """`-u<when>` for a change set an admin undid (it may have been released under its plain name
     before), else "": a Clear holds after an Undo must start a new execution, not find the old one."""
-    undone = next((hold for hold in school.holds if hold.reason is HoldReason.UNDONE), None)
-    if undone is None:
+    if school.undone_applied_at is None:
         return ""
-    return "-u" + re.sub(r"[^0-9]", "", str(undone.detail.get("applied_at", "")))[:20]
+    return "-u" + re.sub(r"[^0-9]", "", school.undone_applied_at)[:20]
 
 
 def _clear_outcome(district: District, school: HoldState, sync_id: str) -> ClearOutcome:

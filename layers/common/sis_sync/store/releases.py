@@ -4,10 +4,11 @@ execution input), so the start costs one PutObject and one StartExecution howeve
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from sis_sync.store.executions import Executions
 
@@ -24,6 +25,27 @@ class Approval(BaseModel):
     again: str = ""
 
 
+class ReleaseHistory(BaseModel):
+    """The admin's action as each approved school's history tells it, which the release's first
+    step writes (one item per manifest school, under `key`, the district audit entry's own key
+    suffix: a retried step rewrites the same items). Written there, not in the request, so that the
+    request's writes do not grow with the schools; refused schools' histories the request writes."""
+
+    action: str
+    actor: str
+    at: datetime
+    result: str  # an approved school's result ("released", "applied_safe")
+    key: str
+
+
+class ManifestLocation(BaseModel):
+    bucket: str
+    key: str
+
+
+_APPROVALS: TypeAdapter[list[Approval]] = TypeAdapter(list[Approval])
+
+
 def release_manifest_key(district_id: str, execution_name: str) -> str:
     return f"releases/{district_id}/{execution_name}.json"
 
@@ -35,10 +57,18 @@ class ReleaseStarter:
         self._s3 = s3
         self._bucket = bucket
 
-    def start(self, name: str, district_id: str, approvals: list[Approval], approved_by: str) -> str:
+    def start(
+        self,
+        name: str,
+        district_id: str,
+        approvals: list[Approval],
+        approved_by: str,
+        history: ReleaseHistory | None = None,
+    ) -> str:
         """Start (once per `name`) the release of `approvals`; an attempt whose execution failed
         starts again (a release that failed can be approved again). The manifest is written first
-        and is the same bytes for the same approvals, so a repeated start rewrites it harmlessly."""
+        and is the same bytes for the same approvals, so a repeated start rewrites it harmlessly.
+        `history`: the approved schools' history items the execution writes first."""
         key = release_manifest_key(district_id, name)
         self._s3.put_object(
             Bucket=self._bucket,
@@ -53,6 +83,13 @@ class ReleaseStarter:
                 "approved_by": approved_by,
                 "manifest": {"bucket": self._bucket, "key": key},
                 "school_count": len(approvals),
-            },
+            }
+            | ({"history": history.model_dump(mode="json")} if history else {}),
             retry_failed=True,
         )
+
+
+def read_manifest(s3: Any, manifest: ManifestLocation) -> list[Approval]:
+    """The approvals of a release manifest (`s3` a boto3 S3 client)."""
+    body = s3.get_object(Bucket=manifest.bucket, Key=manifest.key)["Body"].read()
+    return _APPROVALS.validate_json(body)

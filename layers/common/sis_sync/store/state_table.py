@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field, TypeAdapter
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, TypeAdapter
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
 from sis_sync.model import (
@@ -30,7 +30,6 @@ from sis_sync.model import (
     SyncRun,
     SyncSchoolOutcome,
 )
-from sis_sync.rules import Hold
 from sis_sync.settings import DistrictSettings
 from sis_sync.store.items import from_item, plain, to_item
 from sis_sync.store.roster_table import UnprocessedItemsError
@@ -44,8 +43,12 @@ BATCH_WRITE_ATTEMPTS = 8
 # batch requests in flight at once: 1,800 schools' 72 history batches wait 9 round trips, not 72
 BATCH_WORKERS = 8
 # what deciding Clear holds / Apply safe changes reads of a school (HoldState): a few attributes,
-# not the whole item with its change counts (each path read costs: moto copies the item per path)
-_HOLD_STATE_PATHS: dict[str, str] = {"holds": "holds", "safe_changes": "pending.safe_changes"}
+# not the whole item with its change counts (each path read costs: moto copies the item per path),
+# nor its holds with their details (Clear holds needs only `undone_applied_at`, stored beside them)
+_HOLD_STATE_PATHS: dict[str, str] = {
+    "undone_applied_at": "undone_applied_at",
+    "safe_changes": "pending.safe_changes",
+}
 
 DISTRICT_SK = "#DISTRICT"
 POLL_LEASE_SK = "#POLL_LEASE"
@@ -55,6 +58,15 @@ DUE_INDEX = "gsi1"
 DUE_PARTITION = "DISTRICTS"
 # the school's attributes the commits' expressions name (`status` is a DynamoDB reserved word)
 _SCHOOL_NAMES = {"#pending": "pending", "#sync_id": "sync_id", "#status": "status"}
+
+
+def _with_undone_applied_at(school: School, values: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The SET and REMOVE clauses that keep `undone_applied_at` in step with the holds an update
+    writes (`values` gets the value set): every writer of `holds` writes it too."""
+    if school.undone_applied_at is None:
+        return [], ["undone_applied_at"]
+    values[":undone_applied_at"] = school.undone_applied_at
+    return ["undone_applied_at = :undone_applied_at"], []
 
 
 def district_pk(district_id: str) -> str:
@@ -77,13 +89,14 @@ def _outcome_sk(sync_id: str, school_id: str) -> str:
 
 class HoldState(BaseModel):
     """A school as Clear holds and Apply safe changes decide it: its status, the change set pending
-    (its sync id and how many of its changes are safe) and its holds."""
+    (its sync id and how many of its changes are safe) and when its undone change set had been
+    applied (School.undone_applied_at)."""
 
     school_id: str
     status: SchoolStatus
     pending_sync_id: str | None = None
     safe_changes: int | None = None
-    holds: list[Hold] = Field(default_factory=list)
+    undone_applied_at: str | None = None
 
 
 class SchoolSummary(BaseModel):
@@ -290,10 +303,11 @@ class StateTable:
         district_id: str,
         school_ids: Iterable[str],
         *,
-        also: Iterable[Literal["holds", "safe_changes"]] = (),
+        also: Iterable[Literal["undone_applied_at", "safe_changes"]] = (),
     ) -> dict[str, HoldState]:
         """The named schools that exist, by id, as Clear holds decides them: as `get_schools`, but
-        only the status and pending sync id are read, and `also` the holds or the safe changes."""
+        only the status and pending sync id are read, and `also` when an undone change set had been
+        applied or the safe changes."""
         paths = ["school_id", "#status", "pending.sync_id", *(_HOLD_STATE_PATHS[field] for field in also)]
         items = self._batch_get(
             self._school_keys(district_id, school_ids),
@@ -306,7 +320,7 @@ class StateTable:
                 status=item["status"],
                 pending_sync_id=item.get("pending", {}).get("sync_id"),
                 safe_changes=item.get("pending", {}).get("safe_changes"),
-                holds=item.get("holds", []),
+                undone_applied_at=item.get("undone_applied_at"),
             )
             for item in items
         )
@@ -323,21 +337,13 @@ class StateTable:
 
         def read_batch(batch: list[dict[str, str]]) -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = []
-            request: dict[str, Any] = {name: {"Keys": batch, **options}}
 
-            def read() -> dict[str, Any]:
-                nonlocal request
+            def read(request: dict[str, Any]) -> dict[str, Any]:
                 page = self._table.meta.client.batch_get_item(RequestItems=request)
                 found.extend(page.get("Responses", {}).get(name, []))
-                request = page.get("UnprocessedKeys") or {}
-                return request
+                return page.get("UnprocessedKeys") or {}
 
-            Retrying(
-                retry=retry_if_result(bool),  # some keys are still unread
-                wait=wait_exponential_jitter(multiplier=0.05, max=2),
-                stop=stop_after_attempt(BATCH_GET_ATTEMPTS),
-                retry_error_callback=lambda _: _unread(request),
-            )(read)
+            _with_unprocessed_retries(read, {name: {"Keys": batch, **options}}, BATCH_GET_ATTEMPTS, _unread)
             return found
 
         batches = [keys[start : start + BATCH_GET_MAX] for start in range(0, len(keys), BATCH_GET_MAX)]
@@ -348,23 +354,15 @@ class StateTable:
         leaves unprocessed is sent again."""
         name = self._table.name
 
+        def write(request: dict[str, Any]) -> dict[str, Any]:
+            unwritten: dict[str, Any] = self._table.meta.client.batch_write_item(RequestItems=request).get(
+                "UnprocessedItems"
+            )
+            return unwritten or {}
+
         def write_batch(batch: list[dict[str, Any]]) -> None:
-            request: dict[str, Any] = {name: [{"PutRequest": {"Item": item}} for item in batch]}
-
-            def write() -> dict[str, Any]:
-                nonlocal request
-                request = (
-                    self._table.meta.client.batch_write_item(RequestItems=request).get("UnprocessedItems")
-                    or {}
-                )
-                return request
-
-            Retrying(
-                retry=retry_if_result(bool),  # some items are still unwritten
-                wait=wait_exponential_jitter(multiplier=0.05, max=2),
-                stop=stop_after_attempt(BATCH_WRITE_ATTEMPTS),
-                retry_error_callback=lambda _: _unwritten(request),
-            )(write)
+            request = {name: [{"PutRequest": {"Item": item}} for item in batch]}
+            _with_unprocessed_retries(write, request, BATCH_WRITE_ATTEMPTS, _unwritten)
 
         _concurrently(
             write_batch,
@@ -467,6 +465,27 @@ class StateTable:
             raise
         return True
 
+    def record_notified_each(
+        self, sync_id: str, notified: Iterable[tuple[School, Iterable[str]]]
+    ) -> list[bool | ClientError | BotoCoreError]:
+        """`record_notified` for each (school, reasons) a mail named, BATCH_WORKERS writes in flight
+        at once (1,800 schools: ~10 s one after another on AWS). In order: True recorded, False
+        moved on, or the error that school's write raised (the others are written all the same).
+
+        One UpdateItem a school, not a batch: each write holds only while its own school is still
+        held by `sync_id`. BatchWriteItem takes no condition; TransactWriteItems is all or nothing,
+        so one school released meanwhile would cancel its 99 neighbours' writes (and every write
+        costs double)."""
+
+        def record(entry: tuple[School, Iterable[str]]) -> bool | ClientError | BotoCoreError:
+            school, reasons = entry
+            try:
+                return self.record_notified(school, sync_id, reasons)
+            except (ClientError, BotoCoreError) as error:
+                return error
+
+        return _concurrently(record, list(notified))
+
     def commit_apply(self, school: School, sync_id: str, entry: AuditEntry) -> bool:
         """Move the applied-snapshot pointer, with the status and an audit entry, in one
         transaction, only while `sync_id` is still the school's pending change set."""
@@ -477,7 +496,7 @@ class StateTable:
             update=(
                 "SET applied = :applied, #status = :status, holds = :empty_list,"
                 " notified_reasons = :empty_list, last_synced_at = :at, dirty = :empty_map,"
-                " last_applied = :last_applied REMOVE #pending"
+                " last_applied = :last_applied REMOVE #pending, undone_applied_at"
             ),
             condition="#pending.#sync_id = :sync_id",
             names=_SCHOOL_NAMES,
@@ -517,12 +536,15 @@ class StateTable:
         }
         if applied_sha256 is not None:
             values[":base"] = applied_sha256
+        sets, removes = _with_undone_applied_at(school, values)
         return self._commit_school(
             school,
             entry,
             update=(
                 "SET applied = :applied, #pending = :pending, holds = :holds, changes = :changes,"
                 " safe_applied = :safe, dirty = :empty_map, last_applied = :last_applied"
+                + "".join(f", {clause}" for clause in sets)
+                + (f" REMOVE {', '.join(removes)}" if removes else "")
             ),
             condition=f"#pending.#sync_id = :sync_id AND #status = :on_hold AND {base}",
             names=_SCHOOL_NAMES,
@@ -569,6 +591,9 @@ class StateTable:
         sets = "#pending = :pending, #status = :on_hold, holds = :holds, notified_reasons = :notified,"
         sets += " changes = :changes"
         removes = ["last_applied", "safe_applied", *(f"dirty.#d{n}" for n in range(len(repaired)))]
+        undone_sets, undone_removes = _with_undone_applied_at(school, values)
+        sets += "".join(f", {clause}" for clause in undone_sets)
+        removes += undone_removes
         if school.applied is None:
             removes.append("applied")
         else:
@@ -627,7 +652,10 @@ class StateTable:
     @staticmethod
     def _school_item(school: School) -> dict[str, Any]:
         bumped = school.model_copy(update={"version": school.version + 1})
-        return to_item(bumped, pk=district_pk(school.district_id), sk=f"SCHOOL#{school.school_id}")
+        item = to_item(bumped, pk=district_pk(school.district_id), sk=f"SCHOOL#{school.school_id}")
+        if school.undone_applied_at is not None:
+            item["undone_applied_at"] = school.undone_applied_at
+        return item
 
     # Clever schools not matched to a school yet ---------------------------------------------------
 
@@ -714,21 +742,45 @@ class StateTable:
 
     # Audit log (append-only) ------------------------------------------------------------------------
 
-    def append_audit(self, entry: AuditEntry, histories: Mapping[str, AuditEntry] | None = None) -> None:
+    def append_audit(
+        self,
+        entry: AuditEntry,
+        histories: Mapping[str, AuditEntry] | None = None,
+        *,
+        deferred: Collection[str] = (),
+    ) -> str:
         """Append to the district's log, and to the history of each school the entry names: a copy
         of the entry, or the school's own account of it from `histories` (its own result, so that
-        an action over 1,800 schools writes 1,800 small history items, not 1,800 copies of it all)."""
-        [logged, *histories_items] = self._audit_items(entry, histories)
+        an action over 1,800 schools writes 1,800 small history items, not 1,800 copies of it all).
+        The schools `deferred` get theirs later, from `append_histories` under the key returned."""
+        key = f"{entry.at.isoformat(timespec='microseconds')}#{uuid.uuid4().hex[:12]}"
+        [logged, *histories_items] = self._audit_items(entry, histories, key=key, skip=frozenset(deferred))
         self._table.put_item(Item=logged, ConditionExpression=Attr("sk").not_exists())
         self._batch_put(histories_items)
+        return key
+
+    def append_histories(self, district_id: str, key: str, histories: Mapping[str, AuditEntry]) -> None:
+        """The history items `append_audit` deferred, under its `key`: writing them again (a retried
+        step) puts the same items under the same keys, so each school still has one."""
+        pk = district_pk(district_id)
+        self._batch_put(
+            [
+                _history_item(entry, school_id, pk, f"HISTORY#{school_id}#{key}")
+                for school_id, entry in histories.items()
+            ]
+        )
 
     @staticmethod
     def _audit_items(
-        entry: AuditEntry, histories: Mapping[str, AuditEntry] | None = None
+        entry: AuditEntry,
+        histories: Mapping[str, AuditEntry] | None = None,
+        *,
+        key: str | None = None,
+        skip: frozenset[str] = frozenset(),
     ) -> list[dict[str, Any]]:
         """The log entry, then one copy per named school under `HISTORY#<school>#…`, so that a
         school's history is one short Query however long the district's log grows."""
-        suffix = f"{entry.at.isoformat(timespec='microseconds')}#{uuid.uuid4().hex[:12]}"
+        suffix = key or f"{entry.at.isoformat(timespec='microseconds')}#{uuid.uuid4().hex[:12]}"
         pk = district_pk(entry.district_id)
         return [
             to_item(entry, pk=pk, sk=f"AUDIT#{suffix}"),
@@ -737,6 +789,7 @@ class StateTable:
                     (histories or {}).get(school_id, entry), school_id, pk, f"HISTORY#{school_id}#{suffix}"
                 )
                 for school_id in entry.school_ids
+                if school_id not in skip
             ),
         ]
 
@@ -825,6 +878,30 @@ def _history_item(entry: AuditEntry, school_id: str, pk: str, sk: str) -> dict[s
     return item
 
 
+def _with_unprocessed_retries(
+    send: Callable[[dict[str, Any]], dict[str, Any]],
+    request: dict[str, Any],
+    attempts: int,
+    give_up: Callable[[dict[str, Any]], Any],
+) -> None:
+    """`send` a batch request, then what DynamoDB hands back unprocessed (throttling), with jittered
+    exponential backoff, at most `attempts` calls; `give_up` raises on what is still left.
+    (DynamoDB's batch calls succeed with an unprocessed part, so botocore's retries never see it.)"""
+    left = request
+
+    def attempt() -> dict[str, Any]:
+        nonlocal left
+        left = send(left)
+        return left
+
+    Retrying(
+        retry=retry_if_result(bool),  # part of the batch is still unprocessed
+        wait=wait_exponential_jitter(multiplier=0.05, max=2),
+        stop=stop_after_attempt(attempts),
+        retry_error_callback=lambda _: give_up(left),
+    )(attempt)
+
+
 def _unread(unprocessed: dict[str, Any]) -> Any:
     raise UnprocessedItemsError(f"{sum(len(r['Keys']) for r in unprocessed.values())} items left unread")
 
@@ -834,8 +911,8 @@ def _unwritten(unprocessed: dict[str, Any]) -> Any:
 
 
 def _concurrently(work: Callable[[Any], T], batches: list[Any]) -> list[T]:
-    """`work` over `batches`, BATCH_WORKERS at a time (boto3 clients are thread-safe); in order.
-    One batch runs inline: a request naming a school or two starts no thread."""
+    """`work` over `batches` (or single items), BATCH_WORKERS at a time (boto3 clients are
+    thread-safe); in order. One batch runs inline: a request naming one school starts no thread."""
     if len(batches) <= 1:
         return [work(batch) for batch in batches]
     with ThreadPoolExecutor(
