@@ -318,21 +318,6 @@ def clear_only(options: list[str]) -> None:
     print(json.dumps(cleared | {"load_before": load, "load_after": os.getloadavg()}))
 
 
-def _evaluate_map() -> dict[str, Any]:
-    """bench/evaluate_map.py's stage in a process of its own (its moto, its peak RSS); its checks
-    failing fail the bench."""
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.evaluate_map"],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=ENV,
-        cwd=ROOT,
-    ).stdout
-    figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    return figures
-
-
 def main(options: list[str]) -> None:
     if options[:2] == ["--only", "clear"]:
         clear_only(options[2:])
@@ -358,8 +343,6 @@ def main(options: list[str]) -> None:
     last = steps[-1]
     evaluated = _evaluate(sync_id) if last["status"] == "succeeded" else {"evaluate_s": None}
     cleared = _clear_all(sync_id)
-    mapped = _evaluate_map()
-    print("evaluate-map: " + json.dumps(mapped), flush=True)
     budget = math.ceil(records / 10_000) + len(LISTINGS)
     print(
         f"records={records} request_bar={math.floor(budget * 1.05)} steps={len(steps)} "
@@ -377,7 +360,6 @@ def main(options: list[str]) -> None:
                 "requests": last["requests"],
                 "evaluate_s": evaluated["evaluate_s"],
                 "clear_all_s": cleared["clear_all_s"],
-                "evaluate_map_s": mapped["evaluate_map_s"],
             }
         )
     )

@@ -24,21 +24,31 @@ from sis_sync.pulling import CONVERTED, ListingCursor, converted_listing
 from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT, T0, generated_district
 
-PAGE = 2_000  # 20,000 students: 10 student pages, 15 contact pages
+# Pages of a tenth of the district's students: 10 student pages and 15 contact pages at either
+# size, so the smaller district has the same steps, cursors and kill points and only parses less.
+LARGE = 20_000  # issue 13's resume-from-cursor test
+SMALL = 5_000  # the crash tests and the state machine's loop
+smaller = pytest.mark.parametrize("simulator", [SMALL], indirect=True)
+
+
+def page_limit(students: int) -> int:
+    return students // 10
 
 
 @pytest.fixture
-def simulator() -> Iterator[tuple[CleverSimulator, str]]:
-    with generated_district(seed=13, schools=8, students=20_000) as served:
+def simulator(request: pytest.FixtureRequest) -> Iterator[tuple[CleverSimulator, str]]:
+    """The 8-school district: LARGE students, or what a test asks for with `smaller`."""
+    with generated_district(seed=13, schools=8, students=getattr(request, "param", LARGE)) as served:
         yield served
 
 
-def invocation(base_url: str) -> Poller:
+def invocation(base_url: str, students: int = LARGE) -> Poller:
     """What one poll_clever invocation builds: its own stores and client (nothing carried over)."""
     services.reset()
+    page = page_limit(students)
     return replace(
         services.poller(),
-        clever=lambda token: CleverClient(base_url, token, page_limit=PAGE, sleep=lambda _: None),
+        clever=lambda token: CleverClient(base_url, token, page_limit=page, sleep=lambda _: None),
     )
 
 
@@ -66,9 +76,9 @@ def unconverted(bucket: str, sync_id: str) -> set[tuple[str, str]]:
     }
 
 
-def uninterrupted(base_url: str, sync_id: str) -> SyncRun:
+def uninterrupted(base_url: str, sync_id: str, students: int = LARGE) -> SyncRun:
     with acting_as("PollCleverFunction"):
-        return poll_district(invocation(base_url), DISTRICT, sync_id, trigger="test")
+        return poll_district(invocation(base_url, students), DISTRICT, sync_id, trigger="test")
 
 
 def test_a_poll_cut_into_many_invocations_makes_exactly_the_snapshots_of_an_uninterrupted_one(
@@ -138,20 +148,21 @@ class KilledAfterStoring:
         self.inner.save_cursor(district_id, sync_id, listing, cursor)
 
 
+@smaller
 def test_a_poll_killed_mid_listing_resumes_from_the_last_stored_page(stack: Any, simulator: Any) -> None:
     # Given an uninterrupted poll's request count for the district's users
     sim, base_url = simulator
-    reference = uninterrupted(base_url, "sync-reference")
+    reference = uninterrupted(base_url, "sync-reference", SMALL)
     users_requests = sim.requests["/v3.0/users"]
     sim.requests.reset()
     # When a poll's invocation is killed after storing the students' third page
-    killed = invocation(base_url)
+    killed = invocation(base_url, SMALL)
     killed = replace(killed, pulls=KilledAfterStoring(killed.pulls, after=3))
     with pytest.raises(Killed), acting_as("PollCleverFunction"):
         poll_step(killed, DISTRICT, "sync-killed", trigger="test")
     # and its retry (same sync id) runs to the end
     with acting_as("PollCleverFunction"):
-        run = poll_district(invocation(base_url), DISTRICT, "sync-killed", trigger="test")
+        run = poll_district(invocation(base_url, SMALL), DISTRICT, "sync-killed", trigger="test")
     # Then only the page whose cursor was lost was fetched again: none from zero, none skipped
     assert run.status is SyncStatus.SUCCEEDED
     assert sim.requests["/v3.0/users"] == users_requests + 1
@@ -205,21 +216,22 @@ class KilledAfterSnapshots:
         return key
 
 
+@smaller
 def test_a_poll_killed_mid_partition_resumes_to_the_same_snapshots(stack: Any, simulator: Any) -> None:
     # Given an uninterrupted poll of the district
     sim, base_url = simulator
-    reference = uninterrupted(base_url, "sync-reference")
+    reference = uninterrupted(base_url, "sync-reference", SMALL)
     users_requests = sim.requests["/v3.0/users"]
     sim.requests.reset()
     # When an invocation dies after converting the students' second page (before its cursor moved)
-    killed = invocation(base_url)
+    killed = invocation(base_url, SMALL)
     killed = replace(killed, pulls=KilledAfterConverting(killed.pulls, after=2))
     with pytest.raises(Killed), acting_as("PollCleverFunction"):
         poll_step(killed, DISTRICT, "sync-killed", trigger="test")
     # and the retry (steps that page for 1 s, too short to partition too) dies in its last step,
     # which only partitions, after writing 3 of the 8 snapshots
     while True:
-        retry = invocation(base_url)
+        retry = invocation(base_url, SMALL)
         cursors = services.pull_store().cursors(DISTRICT, "sync-killed").values()
         if len(cursors) == 7 and all(cursor.done for cursor in cursors):  # only partitioning is left
             dying: Any = KilledAfterSnapshots(retry.snapshots, after=3)
@@ -241,7 +253,7 @@ def test_a_poll_killed_mid_partition_resumes_to_the_same_snapshots(stack: Any, s
     # and once retried, the poll ends with every school's snapshot the uninterrupted poll's, having
     # fetched again only the page whose cursor was lost
     with acting_as("PollCleverFunction"):
-        run = poll_district(invocation(base_url), DISTRICT, "sync-killed", trigger="test")
+        run = poll_district(invocation(base_url, SMALL), DISTRICT, "sync-killed", trigger="test")
     assert run.status is SyncStatus.SUCCEEDED
     assert sim.requests["/v3.0/users"] == users_requests + 1
     assert len(shas(run)) == 8
@@ -254,16 +266,17 @@ def test_a_poll_killed_mid_partition_resumes_to_the_same_snapshots(stack: Any, s
     assert unconverted(stack.bucket, "sync-killed") == set()
 
 
+@smaller
 def test_the_poll_state_machine_invokes_a_district_again_until_its_poll_is_done(
     aws: Any, stack: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given poll invocations that start no page after 0 s, and pages of 2,000 records
+    # Given poll invocations that start no page after 0 s, and pages of 500 records
     _, base_url = simulator
     monkeypatch.setattr("functions.poll_clever.app.STEP_S", 0.0)
     monkeypatch.setattr(
         services,
         "clever_client_factory",
-        lambda env: lambda token: CleverClient(base_url, token, page_limit=PAGE),
+        lambda env: lambda token: CleverClient(base_url, token, page_limit=page_limit(SMALL)),
     )
     machine = aws.resolver.resolve({"Ref": "PollStateMachine"})
     event = scheduled_event({"poll_all": True}, at=T0, event_id="event-loop")

@@ -156,6 +156,11 @@ def test_changed_fields_ignore_the_id_and_see_missing_fields() -> None:
     assert changed_fields({"id": "a", "x": 1, "y": 2}, {"id": "b", "x": 1, "z": 3}) == ("y", "z")
 
 
+def test_a_field_only_the_previous_record_has_is_changed() -> None:
+    assert changed_fields({"id": "a", "x": 1, "y": 2}, {"id": "b", "x": 1}) == ("y",)
+    assert changed_fields({"id": "a", "x": 1}, {"id": "b", "x": 1, "y": 2}) == ("y",)
+
+
 # --- examples --------------------------------------------------------------------------------
 
 
@@ -220,6 +225,29 @@ def test_a_contact_without_sis_id_is_recognised_by_name_and_phone() -> None:
 
     assert (change.kind, change.previous_clever_id) == ("source_id_changed", "c-old")
     assert change.changed_fields == ("email", "name", "phone")
+
+
+def test_contacts_re_issued_with_and_without_sis_id_are_each_paired_and_the_rest_left() -> None:
+    # Given new ids for a contact with sis_id, one without (known by name and e-mail) and one whose
+    # sis_id changed too
+    previous = roster(
+        contact=[contact("a1", sis_id="P1"), contact("b1", name="Bo Kim"), contact("c1", sis_id="P3")]
+    )
+    current = roster(
+        contact=[contact("a2", sis_id="P1"), contact("b2", name="Bo Kim"), contact("c2", sis_id="P4")]
+    )
+
+    # When diffed
+    change_set = diff(previous, current)
+
+    # Then the first two are re-issued ids, by sis_id and by name, and the third is removed + added
+    assert kinds(change_set) == [
+        ("added", "contact", "c2"),
+        ("removed", "contact", "c1"),
+        ("source_id_changed", "contact", "a2"),
+        ("source_id_changed", "contact", "b2"),
+    ]
+    assert [change.previous_clever_id for change in change_set][2:] == ["a1", "b1"]
 
 
 def test_a_student_without_sis_id_is_recognised_by_name_and_dob() -> None:

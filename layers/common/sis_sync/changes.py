@@ -145,15 +145,16 @@ def _diff_type(record_type: RecordType, previous: list[Record], current: list[Re
     updated: list[Change] = []
     appeared: list[Record] = []
     for record in current:
-        old = previous_by_id.get(record["id"])
+        old = previous_by_id.pop(record["id"], None)
         if old is None:
             appeared.append(record)
         elif old != record:
             updated.append(
                 Change("updated", record_type, record["id"], record, old, "", changed_fields(old, record))
             )
-    current_ids = {record["id"] for record in current}
-    vanished = [record for record in previous if record["id"] not in current_ids]
+    # What no current id took is what vanished, in applied order: no second pass over either roster
+    # (ids are unique within a record type: the partitioner quarantines duplicates).
+    vanished = list(previous_by_id.values())
     reissued: list[Change] = []
     if vanished and appeared:
         pairs, vanished, appeared = _match_reissued_ids(record_type, vanished, appeared)
@@ -178,12 +179,18 @@ _MISSING: Final = object()
 
 def changed_fields(old: Record, new: Record) -> tuple[str, ...]:
     """Names of the fields whose values differ (a field present on one side only counts), minus `id`."""
-    if old.keys() == new.keys():  # the usual case: same record type, same shape
-        changed = [name for name, value in new.items() if old[name] != value]
-        if "id" in changed:
-            changed.remove("id")
-        changed.sort()
-        return tuple(changed)
+    if len(old) == len(new):
+        # The usual case, same record type and same shape: as long then, and no name of `new`
+        # missing from `old` (a KeyError), means the same names, without comparing the key sets.
+        try:
+            changed = [name for name, value in new.items() if old[name] != value]
+        except KeyError:
+            pass
+        else:
+            if "id" in changed:
+                changed.remove("id")
+            changed.sort()
+            return tuple(changed)
     names = old.keys() | new.keys()
     return tuple(
         sorted(name for name in names if name != "id" and old.get(name, _MISSING) != new.get(name, _MISSING))
@@ -266,9 +273,9 @@ def _match_reissued_ids(record_type: RecordType, vanished: list[Record], appeare
 def _pair_by_sis_id(vanished: list[Record], appeared: list[Record]) -> Paired:
     """`_pair_by_key` on `sis_id` (how a re-key pairs nearly every record) when no two vanished
     records share one: each new record then has at most one candidate, found by one dict lookup."""
-    keyed = [old for old in vanished if old.get("sis_id")]
-    untaken = {old["sis_id"]: old for old in keyed}
-    if len(untaken) < len(keyed):  # a shared sis_id: the most similar candidate must be chosen
+    keyless = [old for old in vanished if not old.get("sis_id")]
+    untaken = {old["sis_id"]: old for old in vanished if old.get("sis_id")}
+    if len(untaken) + len(keyless) < len(vanished):  # a shared sis_id: the most similar must be chosen
         return _pair_by_key(_sis_key, vanished, appeared)
     pairs: list[tuple[Record, Record]] = []
     unpaired: list[Record] = []
@@ -278,8 +285,10 @@ def _pair_by_sis_id(vanished: list[Record], appeared: list[Record]) -> Paired:
             unpaired.append(new)
         else:
             pairs.append((old, new))
-    if pairs:  # the vanished left: those without sis_id and those still untaken
-        vanished = [old for old in vanished if not old.get("sis_id") or old["sis_id"] in untaken]
+    if pairs:
+        # The vanished left, without another pass over them: only the keyless ones' order matters,
+        # as no later identity key matches a record with sis_id, and removals are sorted by id.
+        vanished = keyless + list(untaken.values())
     return pairs, vanished, unpaired
 
 

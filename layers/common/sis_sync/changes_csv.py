@@ -44,21 +44,25 @@ def neutralise_cell(value: str) -> str:
 
 def linked_student_names(change_set: ChangeSet, *rosters: Records) -> dict[str, str]:
     """Names of the students the change set's contacts link, looked up in `rosters` (the new one
-    first, then the applied one for students that left): one pass over each roster's students."""
-    wanted = {
+    first, then the applied one for students that left): a name comes from the first roster that
+    has the student, and a later roster is read only for the students still unnamed (often none:
+    then the applied roster is not read at all)."""
+    unnamed = {
         relationship["student"]
         for change in change_set.of_type("contact")
         for relationship in change.shown.get("relationships", ())
     }
     names: dict[str, str] = {}
-    for records in reversed(rosters):  # an earlier roster's name replaces a later one's
-        names.update(
-            {
-                record["id"]: display_name("student", record)
-                for record in records.get("student", ())
-                if record["id"] in wanted
-            }
-        )
+    for records in rosters:
+        if not unnamed:
+            break
+        found = {
+            record["id"]: display_name("student", record)
+            for record in records.get("student", ())
+            if record["id"] in unnamed
+        }
+        names.update(found)
+        unnamed -= found.keys()
     return names
 
 

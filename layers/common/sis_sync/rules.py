@@ -308,7 +308,11 @@ def _guardians(
 
 def _unchanged_contacts(contacts: list[Record], changes: list[Change]) -> list[Record]:
     """The contacts no change replaces or removes, by the id their applied version has."""
-    changed = {change.previous["id"] for change in changes if change.previous is not None}
+    # That id is on the change (the old id of a re-issued one, else its id): reading it from the
+    # applied versions would visit each, in change order, long after they were parsed.
+    changed = {
+        change.previous_clever_id or change.clever_id for change in changes if change.previous is not None
+    }
     return [contact for contact in contacts if contact["id"] not in changed]
 
 
