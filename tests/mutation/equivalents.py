@@ -51,15 +51,21 @@ EQUIVALENT: dict[str, str] = {
     "changes.py:_match_reissued_ids: delete: 'break'": _SHORTCUT,
     "changes.py:_sis_key: constant: 'sis_id' -> '' #2": _KEY_TAG,
     "changes.py:_pair_by_key: constant: 1 -> 0": "min() of one option is that option: speed only",
-    "changes.py:_pair_by_sis_id: compare: 'len(untaken) < len(keyed)' -> 'len(untaken) <= len(keyed)'": (
+    "changes.py:_pair_by_sis_id: compare: 'len(untaken) + len(keyless) < len(vanished)' -> 'len(untaken) + len(keyless) <= len(vanished)'": (  # noqa: E501
         "always the general path, which _pair_by_sis_id only speeds up: same pairs, slower"
+    ),
+    "changes.py:_pair_by_sis_id: binary: 'len(untaken) + len(keyless)' -> 'len(untaken) - len(keyless)'": (
+        "the general path whenever a vanished record lacks sis_id, which _pair_by_sis_id only speeds up"
+    ),
+    "changes.py:_pair_by_sis_id: constant: 'sis_id' -> '' #3": (
+        "no record is then keyed, so every sis_id looks shared: the general path, same pairs, slower"
     ),
     "changes.py:_contact_keys: constant: 'name+email' -> ''": _KEY_TAG,
     "changes.py:_contact_keys: constant: 'name+phone' -> ''": _KEY_TAG,
     "changes.py:_diff_type: boolean: 'vanished and appeared' -> 'vanished or appeared'": (
         "_match_reissued_ids stops at once when either list is empty: " + _SHORTCUT
     ),
-    "changes.py:changed_fields: delete: 'if old.keys() == new.keys():'": (
+    "changes.py:changed_fields: delete: 'if len(old) == len(new):'": (
         "the general path gives the same names for same-shaped records; the fast path is speed only"
     ),
     "changes.py:_diff_type: delete: 'if not previous:'": (
@@ -77,6 +83,8 @@ EQUIVALENT: dict[str, str] = {
     "changes_csv.py:linked_student_names: constant: 'student' -> '' #2": (
         "display_name names every type but contact and section as a person, as it does a student"
     ),
+    "changes_csv.py:linked_student_names: delete: 'if not unnamed:'": _SHORTCUT,
+    "changes_csv.py:linked_student_names: delete: 'break'": _SHORTCUT,
     "changes_csv.py:iter_changes_csv: constant: 0 -> 1": "where a chunk ends: the bytes written are the same",
     "changes_csv.py:iter_changes_csv: constant: 0 -> 1 #2": "where a chunk ends: the bytes written are the same",  # noqa: E501
     "changes_csv.py:csv_line: delete: 'if line and line.count(\\',\\') == len(row) - 1 and (\\'\"\\' not in line) and (\\'\\\\r\\' not in line...'": _CSV_FALLBACK,  # noqa: E501
