@@ -170,6 +170,9 @@ def route_lambda_invokes(handlers: Mapping[str, Handler]) -> Iterator[InvokeLog]
     try:
         yield log
     finally:
+        # a caller that failed before joining its asynchronous invokes must not leave a handler
+        # running into what comes next (a test's reset tables)
+        log.join()
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
 
 

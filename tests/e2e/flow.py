@@ -50,8 +50,11 @@ def sync(sync_id: str) -> SyncRun:
     return run
 
 
-def release(stack: Any, school_id: str, sync_id: str, name: str) -> dict[str, Any]:
-    """The release machine run to the end over one approval, started as Clear holds starts it."""
+def release(
+    stack: Any, school_id: str, sync_id: str, name: str, history: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The release machine run to the end over one approval, started as Clear holds starts it
+    (with `history`, the ReleaseHistory its first step writes)."""
     key = f"releases/{DISTRICT}/{name}.json"
     approvals = [{"school_id": school_id, "sync_id": sync_id}]
     boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=json.dumps(approvals).encode())
@@ -60,7 +63,7 @@ def release(stack: Any, school_id: str, sync_id: str, name: str) -> dict[str, An
         "approved_by": "admin@example.org",
         "manifest": {"bucket": stack.bucket, "key": key},
         "school_count": 1,
-    }
+    } | ({"history": history} if history else {})
     sfn = boto3.client("stepfunctions")
     started = sfn.start_execution(stateMachineArn=stack.release_arn, name=name, input=json.dumps(payload))
     return wait(started["executionArn"])

@@ -145,6 +145,33 @@ def test_clear_holds_applies_the_held_change_set_and_refuses_a_stale_one(
     assert set(effect.removed_ids) <= archived
 
 
+def test_a_release_whose_history_step_fails_applies_the_approved_school_all_the_same(
+    stack: Any, flow: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a school on hold at sync s002, and a release's first step that cannot write histories
+    held = hold_one_school(simulator, "semester_end")
+    school = schools()[held.clever_id]
+
+    def unwritable(*_: Any) -> int:
+        raise RuntimeError("the histories cannot be written")
+
+    monkeypatch.setattr("functions.apply_changes.app.record_release_history", unwritable)
+    history = {
+        "action": "clear_holds",
+        "actor": "admin@example.org",
+        "at": "2026-11-30T12:00:00Z",
+        "result": "released",
+        "key": "2026-11-30T12:00:00Z#clear",
+    }
+    # When the admin's release runs
+    done = release(stack, school.school_id, "s002", "release-history-fails", history=history)
+    # Then the school is applied all the same (the district audit entry already names it)
+    assert (done["status"], json.loads(done["output"])["results"]) == ("SUCCEEDED", ["released"])
+    applied = schools()[held.clever_id].applied
+    assert applied is not None
+    assert applied.sync_id == "s002"
+
+
 def test_a_crash_part_way_through_an_apply_then_a_retry_leaves_the_clean_result(
     stack: Any, flow: Any, simulator: Any
 ) -> None:

@@ -573,7 +573,14 @@ def test_release_writes_the_approved_schools_histories_before_applying_any() -> 
         "history.$": "$.history",
     }
     assert record["ResultPath"] is None
-    assert "Catch" not in record  # a release never runs without them
+    # a history that cannot be written is recorded beside the input and the release goes on: the
+    # district audit entry already names every school, and the admin asked for the apply
+    [caught] = record["Catch"]
+    assert (caught["ErrorEquals"], caught["ResultPath"], caught["Next"]) == (
+        ["States.ALL"],
+        "$.history_error",
+        "Configure",
+    )
     # Then, as without one (Undo), the schools are applied after it
     assert record["Next"] == choice["Default"] == "Configure"
     assert states["Configure"]["Next"] == "ReleaseSchools"

@@ -441,7 +441,9 @@ class StateTable:
         while the school is still on hold for `sync_id` (False: it moved on, nothing written)."""
         notified = sorted(set(school.notified_reasons) | {str(reason) for reason in reasons})
         try:
-            self._table.update_item(
+            # the client, not the Table resource: record_notified_each calls this from threads
+            self._table.meta.client.update_item(
+                TableName=self._table.name,
                 Key={"pk": district_pk(school.district_id), "sk": f"SCHOOL#{school.school_id}"},
                 # the version bump makes an evaluation that read the school before this re-read it
                 UpdateExpression="SET #notified = :notified ADD version :one",
