@@ -39,6 +39,7 @@ from bench.moto_dynamodb import fit_for_maps
 from clever_simulator import CleverSimulator, GeneratedDistrict
 from devstack.lambdas import Handler, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
+from devstack.schedules import wait_for_execution
 from devstack.stack import StackResources, create_stack
 from sis_sync import services
 from sis_sync.clever.client import CleverClient
@@ -140,14 +141,7 @@ def _poll(sync_id: str) -> SyncRun:
 
 
 def _wait(execution_arn: str) -> dict[str, Any]:
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + MAP_WAIT_S
-    while time.monotonic() < deadline:
-        execution: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        if execution["status"] != "RUNNING":
-            return execution
-        time.sleep(0.5)
-    raise TimeoutError(execution_arn)
+    return wait_for_execution(boto3.client("stepfunctions"), execution_arn, timeout_s=MAP_WAIT_S, poll_s=0.5)
 
 
 def _schools() -> dict[str, School]:

@@ -36,13 +36,26 @@ def run_execution(
     arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(event))[
         "executionArn"
     ]
+    try:
+        described = wait_for_execution(sfn, arn, timeout_s=timeout_s)
+    except TimeoutError:
+        return {"error": {"status": "RUNNING", "cause": "", "execution": arn}}
+    if described["status"] == "SUCCEEDED":
+        output: dict[str, Any] = json.loads(described.get("output") or "{}")
+        return output
+    return {"error": {"status": described["status"], "cause": described.get("cause", ""), "execution": arn}}
+
+
+def wait_for_execution(
+    sfn: Any, execution_arn: str, *, timeout_s: float, poll_s: float = POLL_EVERY_S
+) -> dict[str, Any]:
+    """The execution described once it is no longer running (moto runs it on a thread of its
+    own); TimeoutError after `timeout_s`: bounded, never open-ended."""
     deadline = time.monotonic() + timeout_s
     while True:
-        described = sfn.describe_execution(executionArn=arn)
-        status = described["status"]
-        if status == "SUCCEEDED":
-            output: dict[str, Any] = json.loads(described.get("output") or "{}")
-            return output
-        if status != "RUNNING" or time.monotonic() > deadline:
-            return {"error": {"status": status, "cause": described.get("cause", ""), "execution": arn}}
-        time.sleep(POLL_EVERY_S)  # moto runs the execution on its own thread
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        if time.monotonic() > deadline:
+            raise TimeoutError(execution_arn)
+        time.sleep(poll_s)

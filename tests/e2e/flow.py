@@ -4,7 +4,6 @@ in-process to the real handlers."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import boto3
 
 from clever_simulator.scenarios import ScenarioEffect
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
+from devstack.schedules import wait_for_execution
 from sis_sync import services
 from sis_sync.model import School, SyncRun
 from tests.onboarded import DISTRICT, poll
@@ -29,14 +29,7 @@ def real_handlers(stack: Any) -> Iterator[InvokeLog]:
 
 def wait(execution_arn: str, seconds: float = WAIT_SECONDS) -> dict[str, Any]:
     """Until the execution ends (moto runs it on a worker thread); bounded, never open-ended."""
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        execution: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        if execution["status"] != "RUNNING":
-            return execution
-        time.sleep(0.05)
-    raise TimeoutError(execution_arn)
+    return wait_for_execution(boto3.client("stepfunctions"), execution_arn, timeout_s=seconds, poll_s=0.05)
 
 
 def sync(sync_id: str) -> SyncRun:
