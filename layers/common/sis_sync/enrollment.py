@@ -179,13 +179,7 @@ def _refresh(
         report.token_replaced.append(district_id)
     if returning:
         now = enrollment.now()
-        enrollment.state.update_district(
-            district_id,
-            connection=Connection.CONNECTED,
-            consecutive_failures=0,
-            last_error=None,
-            next_poll_at=now,
-        )
+        enrollment.state.mark_connected(district_id, next_poll_at=now)
         _audit(enrollment, district_id, "district_reconnected", "app_authorized")
         report.reconnected.append(district_id)
     elif district.connection is Connection.DISCONNECTED:

@@ -406,11 +406,8 @@ def _mark_synced(poller: Poller, district: District, run: SyncRun) -> SyncRun:
     run.status, run.finished_at = SyncStatus.SUCCEEDED, now
     state.put_sync_run(run)
     # only the poll's own fields: settings or a reconnect saved meanwhile stay as saved
-    before = state.update_district(
+    before = state.mark_connected(
         district.district_id,
-        connection=Connection.CONNECTED,
-        consecutive_failures=0,
-        last_error=None,
         onboarded=True,
         last_sync_at=now,
         last_sync_id=run.sync_id,
@@ -428,11 +425,8 @@ def _mark_paused(poller: Poller, district: District, run: SyncRun, pause: Clever
     logger.info("district paused in Clever", district_id=district.district_id, sync_id=run.sync_id)
     run.status, run.finished_at, run.clever_paused = SyncStatus.SUCCEEDED, now, True
     state.put_sync_run(run)
-    before = state.update_district(
+    before = state.mark_connected(
         district.district_id,
-        connection=Connection.CONNECTED,
-        consecutive_failures=0,
-        last_error=None,
         clever_pause=pause,
         next_poll_at=now + timedelta(minutes=district.settings.sync_interval_minutes),
     )

@@ -109,14 +109,7 @@ def onboard(op: Operator, district_id: str, token: str, emails: list[str]) -> Ac
         )
     op.tokens.put(district_id, token)
     now = op.now()
-    op.state.update_district(
-        district_id,
-        connection=Connection.CONNECTED,
-        consecutive_failures=0,
-        last_error=None,
-        next_poll_at=now,
-        admin_emails=admins,
-    )
+    op.state.mark_connected(district_id, next_poll_at=now, admin_emails=admins)
     _audit(op, district_id, "district_reconnected", "operator_onboarded")
     return ActionResult(district_id=district_id, action="onboard", result="reconnected")
 

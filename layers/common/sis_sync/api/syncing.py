@@ -81,9 +81,7 @@ def reconnect(ctx: ApiContext, who: Identity, district_id: str) -> ReconnectResp
         return ReconnectResponse(
             connection=Connection.DISCONNECTED, error=ErrorDetail(code=code, message=message)
         )
-    ctx.state.update_district(
-        district_id, connection=Connection.CONNECTED, consecutive_failures=0, last_error=None
-    )
+    ctx.state.mark_connected(district_id)
     audit_log.record(ctx, who, district_id, "reconnect", result="connected")
     sync_id, already_running = _start_sync(ctx, who, district_id, "reconnect", None)
     return ReconnectResponse(

@@ -22,6 +22,7 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponen
 from sis_sync.model import (
     AuditEntry,
     CleverSchool,
+    Connection,
     District,
     ErrorInfo,
     School,
@@ -178,6 +179,13 @@ class StateTable:
             ConditionExpression=" AND ".join(conditions),
             ExpressionAttributeNames=names,
             **({"ExpressionAttributeValues": values} if values else {}),
+        )
+
+    def mark_connected(self, district_id: str, **fields: Any) -> District | None:
+        """Clever answered with a working token: connected, no failure streak, no error, plus these
+        fields; the district as it was before (its `connection` tells a reconnection apart)."""
+        return self.update_district(
+            district_id, connection=Connection.CONNECTED, consecutive_failures=0, last_error=None, **fields
         )
 
     def update_settings(self, district_id: str, settings: DistrictSettings, *, read_version: int) -> bool:
