@@ -6,6 +6,8 @@ as the poll state machine runs it, against the simulator with 5 s per page.
     python -m bench.nyc step DISTRICT SYNC DIR   one poll step (one Lambda invocation), one process
     python -m bench.nyc --only clear [--profile FILE]
                                                  Clear holds of every school alone (no poll)
+    python -m bench.nyc --only apply-safe [--profile FILE]
+                                                 Apply safe changes of every school alone
     python -m bench.nyc --only evaluate-map      the real evaluate state machine's Map over 1,800
                                                  small changed schools (bench/evaluate_map.py)
 
@@ -23,6 +25,7 @@ import json
 import logging
 import math
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -231,24 +234,22 @@ def _evaluate(sync_id: str) -> dict[str, Any]:
     }
 
 
-def _clear_all(sync_id: str, profile: Path | None = None) -> dict[str, Any]:
-    """Every school put on hold (written to the table, untimed), then Clear holds naming all of
-    them in one API call: timed to its 202 (one release execution started, not run: applying 1,800
-    schools' first syncs writes ~2.8 M roster items, hours in moto; tests/e2e/test_many_schools_maps.py
-    runs both Maps end to end over 60 schools; its first step, not timed here, writes the released
-    schools' histories). The schools are held without hold details, so the reads are smaller than
-    a real district's."""
-    from devstack.lambdas import FakeContext
-    from functions.api.app import lambda_handler
+SAFE_CHANGES = (1, 400)  # each held change set's changes that trip no rule (a seeded draw)
+
+
+def _hold_every_school(sync_id: str) -> list[str]:
+    """Every discovered school put on hold with change set `sync_id` (written to the table,
+    untimed), each with a count of safe changes, so that both Clear holds and Apply safe changes
+    find all of them releasable. The schools are held without hold details, so the reads are
+    smaller than a real district's (both requests project what they read, so this is small)."""
     from sis_sync import services
     from sis_sync.model import Decision, PendingChange, SchoolStatus
-    from tests.api_events import admin, http_event
 
     services.reset()
     state = services.state_table()
     schools = [s for s in state.schools(DISTRICT) if s.clever_school_id]
     table = boto3.resource("dynamodb").Table(services.environment().state_table)
-    now = datetime.now(UTC)
+    now, draw = datetime.now(UTC), random.Random(13)
     with table.batch_writer() as batch:
         for school in schools:
             pending = PendingChange(
@@ -258,12 +259,30 @@ def _clear_all(sync_id: str, profile: Path | None = None) -> dict[str, Any]:
                 decision=Decision.HOLD,
                 evaluated_at=now,
                 csv_key=f"changes/{DISTRICT}/{school.school_id}/{sync_id}.csv",
+                safe_changes=draw.randint(*SAFE_CHANGES),
             )
             held = school.model_copy(update={"status": SchoolStatus.ON_HOLD, "pending": pending})
             batch.put_item(Item=state._school_item(held))
-    body = {"schools": [{"school_id": s.school_id, "sync_id": sync_id} for s in schools]}
-    event = http_event("POST", f"/v1/districts/{DISTRICT}/holds/clear", claims=admin(DISTRICT), body=body)
-    # a warm container: the first request's imports and client set-up are not Clear's
+    return [school.school_id for school in schools]
+
+
+def _time_release_request(
+    stage: str, action: str, started: str, sync_id: str, profile: Path | None
+) -> dict[str, Any]:
+    """Every school held, then one API request (`.../holds/<action>`) naming all of them, timed to
+    its answer; `started` counts the results that started their release. One release execution is
+    started, not run: applying 1,800 schools' change sets writes ~2.8 M roster items, hours in
+    moto; tests/e2e/test_many_schools_maps.py runs both Maps end to end over 60 schools; its first
+    step, not timed here, writes the released schools' histories."""
+    from devstack.lambdas import FakeContext
+    from functions.api.app import lambda_handler
+    from tests.api_events import admin, http_event
+
+    school_ids = _hold_every_school(sync_id)
+    body = {"schools": [{"school_id": school_id, "sync_id": sync_id} for school_id in school_ids]}
+    path = f"/v1/districts/{DISTRICT}/holds/{action}"
+    event = http_event("POST", path, claims=admin(DISTRICT), body=body)
+    # a warm container: the first request's imports and client set-up are not the action's
     lambda_handler(http_event("GET", f"/v1/districts/{DISTRICT}", claims=admin(DISTRICT)), FakeContext("api"))
     profiler = cProfile.Profile() if profile else None
     start, cpu = time.perf_counter(), time.process_time()
@@ -275,15 +294,28 @@ def _clear_all(sync_id: str, profile: Path | None = None) -> dict[str, Any]:
     elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu
     if profiler and profile:
         profiler.dump_stats(profile)
-    released = sum(r["result"] == "released" for r in json.loads(result["body"])["results"])
+    count = sum(r["result"] == started for r in json.loads(result["body"])["results"])
     # CPU seconds of this process: the handler's and the moto server's (a thread of it), so a
     # figure that other load on the machine does not inflate
     return {
-        "clear_all_s": round(elapsed, 2),
-        "clear_all_cpu_s": round(cpu_s, 2),
-        "clear_all_status": result["statusCode"],
-        "released": released,
+        f"{stage}_s": round(elapsed, 2),
+        f"{stage}_cpu_s": round(cpu_s, 2),
+        f"{stage}_status": result["statusCode"],
+        started: count,
     }
+
+
+def _clear_all(sync_id: str, profile: Path | None = None) -> dict[str, Any]:
+    """Clear holds of every school in one request."""
+    return _time_release_request("clear_all", "clear", "released", sync_id, profile)
+
+
+def _apply_safe_all(sync_id: str, profile: Path | None = None) -> dict[str, Any]:
+    """Apply safe changes of every school in one request (one `apply_safe` release)."""
+    return _time_release_request("apply_safe_all", "apply-safe", "applied_safe", sync_id, profile)
+
+
+STAGES = {"clear": _clear_all, "apply-safe": _apply_safe_all}
 
 
 def _discover_schools(url: str, token: str) -> None:
@@ -303,9 +335,10 @@ def _discover_schools(url: str, token: str) -> None:
             batch.put_item(Item=state._school_item(school))
 
 
-def clear_only(options: list[str]) -> None:
-    """`--only clear [--profile FILE]`: onboarding (which discovers the schools) and the Clear
-    holds stage alone, without the poll; FILE gets the handler call's cProfile stats."""
+def stage_only(stage: str, options: list[str]) -> None:
+    """`--only clear|apply-safe [--profile FILE]`: onboarding (which discovers the schools) and the
+    Clear holds or Apply safe changes stage alone, without the poll; FILE gets the handler call's
+    cProfile stats."""
     profile = Path(options[options.index("--profile") + 1]) if "--profile" in options else None
     load = os.getloadavg()
     stack = _start_stack()
@@ -314,13 +347,13 @@ def clear_only(options: list[str]) -> None:
         os.environ.update({k: v for k, v in stack.environment.items() if k not in os.environ})
         _onboard(url, token)
         _discover_schools(url, token)
-    cleared = _clear_all(f"{datetime.now(UTC):%Y%m%dT%H%M%S}000Z-bench-{DISTRICT}", profile)
-    print(json.dumps(cleared | {"load_before": load, "load_after": os.getloadavg()}))
+    figures = STAGES[stage](f"{datetime.now(UTC):%Y%m%dT%H%M%S}000Z-bench-{DISTRICT}", profile)
+    print(json.dumps(figures | {"load_before": load, "load_after": os.getloadavg()}))
 
 
 def main(options: list[str]) -> None:
-    if options[:2] == ["--only", "clear"]:
-        clear_only(options[2:])
+    if options[:1] == ["--only"] and options[1:2] and options[1] in STAGES:
+        stage_only(options[1], options[2:])
         return
     if options[:2] == ["--only", "evaluate-map"]:
         from bench.evaluate_map import main as evaluate_map
@@ -343,11 +376,12 @@ def main(options: list[str]) -> None:
     last = steps[-1]
     evaluated = _evaluate(sync_id) if last["status"] == "succeeded" else {"evaluate_s": None}
     cleared = _clear_all(sync_id)
+    applied_safe = _apply_safe_all(sync_id)  # the schools are still held: the release is not run
     budget = math.ceil(records / 10_000) + len(LISTINGS)
     print(
         f"records={records} request_bar={math.floor(budget * 1.05)} steps={len(steps)} "
         f"status={last['status']} error={last['error']} load_before={load} load_after={os.getloadavg()} "
-        + " ".join(f"{k}={v}" for k, v in (evaluated | cleared).items())
+        + " ".join(f"{k}={v}" for k, v in (evaluated | cleared | applied_safe).items())
     )
     print(
         json.dumps(
@@ -360,6 +394,8 @@ def main(options: list[str]) -> None:
                 "requests": last["requests"],
                 "evaluate_s": evaluated["evaluate_s"],
                 "clear_all_s": cleared["clear_all_s"],
+                "apply_safe_all_s": applied_safe["apply_safe_all_s"],
+                "apply_safe_all_cpu_s": applied_safe["apply_safe_all_cpu_s"],
             }
         )
     )
