@@ -95,21 +95,24 @@ class BuiltStack:
 class StackCache:
     """The stack one test worker built, returned to its fresh state for each test that asks."""
 
+    executions_wait_s = 60.0
+    """How long a test's Step Functions executions may run on after it ends."""
+
     def __init__(self, template: dict[str, Any]) -> None:
         self._template = template
         self._built: BuiltStack | None = None
 
     def fresh(self) -> BuiltStack:
         """Call with moto patched in. The stack as a fresh build has it: restored when it is still
-        in moto and no execution of an earlier test still runs, else built again (a `mock_aws`
-        elsewhere reset moto, a test created or removed a bucket)."""
+        in moto, else built again (a `mock_aws` elsewhere reset moto, a test created or removed a
+        bucket). Fails while an execution of an earlier test still runs: its thread would write
+        into whatever stack comes next, restored or rebuilt."""
         built = self._built
-        if (
-            built is not None
-            and _let_executions_finish()
-            and restore_fresh_state(built.fresh, boto3.client("s3"))
-        ):
-            return built
+        if built is not None:
+            running = _executions_still_running(self.executions_wait_s)
+            _fail_if_running(running, "of an earlier test", self.executions_wait_s)
+            if restore_fresh_state(built.fresh, boto3.client("s3")):
+                return built
         self._built = None
         BackendDict.reset()  # what `mock_aws` did on entering: nothing of before stays
         self._built = built = self._build()
@@ -168,23 +171,37 @@ def aws(aws_env: None, built_stack: StackCache, monkeypatch: pytest.MonkeyPatch)
             try:
                 yield stack
             finally:
-                _let_executions_finish()
+                running = _executions_still_running(built_stack.executions_wait_s)
+        _fail_if_running(running, "of this test", built_stack.executions_wait_s)
         guard.assert_clean()
 
 
-def _let_executions_finish(timeout_s: float = 60.0) -> bool:
+def _executions_still_running(timeout_s: float) -> list[str]:
     """moto runs executions on threads of their own: one still running when a test ends would go
     on writing into the next test's tables (a failure it records creates a partial SYNC# item).
-    False if one still runs after `timeout_s`."""
+    Waits up to `timeout_s` for them; "machine/execution" of each that still runs."""
     sfn = boto3.client("stepfunctions")
     deadline = time.monotonic() + timeout_s
-    for machine in sfn.list_state_machines()["stateMachines"]:
-        arn = machine["stateMachineArn"]
-        while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-    return True
+    while True:
+        running = [
+            f"{machine['name']}/{execution['name']}"
+            for machine in sfn.list_state_machines()["stateMachines"]
+            for execution in sfn.list_executions(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )["executions"]
+        ]
+        if not running or time.monotonic() >= deadline:
+            return running
+        time.sleep(0.05)
+
+
+def _fail_if_running(running: list[str], whose: str, waited_s: float) -> None:
+    if running:
+        pytest.fail(
+            f"Step Functions executions {whose} still running after {waited_s:g} s: "
+            f"{', '.join(running)} (their threads would write into the next test's stack)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -3,7 +3,12 @@ do between two uses of one stack instead of building it again (most of a devstac
 3-10 s of every integration test).
 
 `capture_fresh_state` keeps deep copies of moto's in-memory backends (every service, account and
-region) right after the build; `restore_fresh_state` puts copies of them back. So everything
+region) right after the build; `restore_fresh_state` puts copies of them back. All backends are
+copied in one pass in which a reference to a backend stays that backend: moto's objects refer to
+backends (a Lambda function to the logs backend it logs into, IAM's account summary and a Step
+Functions state machine to their own), and copied one by one, those would point at detached
+copies after a restore. A backend keeps its identity across a restore (its `__dict__` is
+replaced), so the references stay live. So everything
 written since goes, whoever wrote it: every table's items, the state machines' executions (a
 deterministic execution name from an earlier test would otherwise be "already started"), SES's
 sent mail and send count (its verified identities stay as built), the parameters (district tokens),
@@ -30,7 +35,8 @@ S3_SERVICE: Final = "s3"
 
 @dataclass(frozen=True)
 class BackendCopy:
-    """One service's backend in one account and region, as the build left it."""
+    """One service's backend in one account and region, as the build left it (`state` refers to
+    the live backends, not to copies of them)."""
 
     services: Any  # moto's BackendDict for the service
     account_id: str
@@ -58,11 +64,16 @@ class FreshState:
 
 def capture_fresh_state(s3: Any) -> FreshState:
     with backend_lock:
-        copies = tuple(
-            BackendCopy(services, account_id, region, backend, copy.deepcopy(backend.__dict__))
+        served = [
+            (services, account_id, region, backend)
             for services in _all_services()
             if services.service_name != S3_SERVICE
             for account_id, region, backend in services.iter_backends()
+        ]
+        states = _copy_states([backend.__dict__ for *_, backend in served])
+        copies = tuple(
+            BackendCopy(services, account_id, region, backend, state)
+            for (services, account_id, region, backend), state in zip(served, states, strict=True)
         )
     return FreshState(copies, _bucket_names(s3))
 
@@ -73,8 +84,9 @@ def restore_fresh_state(fresh: FreshState, s3: Any) -> bool:
     if not all(c.is_current() for c in fresh.copies) or _bucket_names(s3) != fresh.buckets:
         return False
     empty_buckets(s3)
-    captured = {id(c.backend): c for c in fresh.copies}
     with backend_lock:
+        states = _copy_states([c.state for c in fresh.copies])
+        captured = {id(c.backend): state for c, state in zip(fresh.copies, states, strict=True)}
         for services in _all_services():
             if services.service_name != S3_SERVICE:
                 for _, _, backend in services.iter_backends():
@@ -85,13 +97,13 @@ def restore_fresh_state(fresh: FreshState, s3: Any) -> bool:
     return True
 
 
-def restore_backend(service: str, backend: Any, captured: BackendCopy | None) -> None:
-    """As captured (a copy: the capture stays for the next restore), or as new when the service
-    was first used after the build (a queue a test made)."""
-    if captured is None:
+def restore_backend(service: str, backend: Any, state: dict[str, Any] | None) -> None:
+    """To `state` (a copy of the capture: the capture stays for the next restore), or as new when
+    the service was first used after the build (a queue a test made)."""
+    if state is None:
         backend.reset()
     else:
-        backend.__dict__ = copy.deepcopy(captured.state)
+        backend.__dict__ = state
 
 
 def empty_buckets(s3: Any) -> None:
@@ -108,6 +120,15 @@ def empty_buckets(s3: Any) -> None:
             )
         for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
             s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
+def _copy_states(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Deep copies of backends' states in one pass, so what two of them share stays shared, in
+    which every backend moto serves (S3's too) stays itself."""
+    served = {
+        id(backend): backend for services in _all_services() for *_, backend in services.iter_backends()
+    }
+    return copy.deepcopy(states, served)
 
 
 def _all_services() -> list[Any]:

@@ -5,17 +5,24 @@ system and the tests read, and leaving out any part of the reset must show."""
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 import time
+import types
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from moto.awslambda_simple.models import lambda_simple_backends
+from moto.core.base_backend import BackendDict, BaseBackend
 from moto.ses.models import ses_backends
 
 import devstack.reset
-from devstack.reset import BackendCopy, restore_fresh_state
+from devstack.lambdas import route_lambda_invokes
+from devstack.reset import restore_fresh_state
+from devstack.schedules import wait_for_execution
 from tests.conftest import AwsStack, BuiltStack, StackCache, moto_keeping_state
 
 NAME = "leftover"
@@ -157,9 +164,9 @@ def test_a_reset_that_skips_a_service_leaves_it_used(
     use(built.stack)
     restore = devstack.reset.restore_backend
 
-    def restore_all_but_skipped(service: str, backend: Any, captured: BackendCopy | None) -> None:
+    def restore_all_but_skipped(service: str, backend: Any, state: dict[str, Any] | None) -> None:
         if not service.startswith(skipped):  # Step Functions executes in "stepfunctions-parser"
-            restore(service, backend, captured)
+            restore(service, backend, state)
 
     monkeypatch.setattr(devstack.reset, "restore_backend", restore_all_but_skipped)
     if skipped == "s3":
@@ -169,3 +176,100 @@ def test_a_reset_that_skips_a_service_leaves_it_used(
     # Then that service, and only that one, still shows the use
     after = describe(built.stack)
     assert {part for part in fresh if after[part] != fresh[part]} == {skipped}
+
+
+ATOMIC = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, str, bytes, int, float)
+"""What `copy.deepcopy` keeps as it is (a function's globals are not the backend's state)."""
+
+
+def backends_referred_to(backend: BaseBackend) -> list[BaseBackend]:
+    """Every moto backend (itself included) that `backend`'s state holds a reference to."""
+    found: list[BaseBackend] = []
+    seen: set[int] = set()
+    pending: list[Any] = [backend.__dict__]
+    while pending:
+        item = pending.pop()
+        if id(item) in seen or isinstance(item, ATOMIC):
+            continue
+        seen.add(id(item))
+        if isinstance(item, BaseBackend):
+            found.append(item)
+        else:
+            pending.extend(gc.get_referents(item))
+    return found
+
+
+def test_a_reset_leaves_references_between_backends_on_the_live_backends(
+    reset_build: BuiltStack,
+) -> None:
+    built = reset_build
+    # Given moto's backends as served, whose state refers to backends: moto's Lambda functions
+    # hold the logs backend, IAM's account summary and Step Functions' state machines their own
+    live = [backend for services in BackendDict._instances for _, _, backend in services.iter_backends()]  # type: ignore[misc]
+    # When the stack is reset
+    assert restore_fresh_state(built.fresh, boto3.client("s3"))
+    # Then each of those references is to a backend moto serves, not to a copy of one
+    referred = {backend: backends_referred_to(backend) for backend in live}
+    referring = {type(backend).__name__ for backend, others in referred.items() if others}
+    assert {"LambdaSimpleBackend", "IAMBackend", "StepFunctionsParserBackend"} <= referring
+    detached = {
+        (type(backend).__name__, type(other).__name__)
+        for backend, others in referred.items()
+        for other in others
+        if not any(other is served for served in live)
+    }
+    assert detached == set()
+
+
+def test_a_reset_functions_log_lands_where_filter_log_events_reads(reset_build: BuiltStack) -> None:
+    built = reset_build
+    stack = built.stack
+    # Given a reset stack
+    assert restore_fresh_state(built.fresh, boto3.client("s3"))
+    # When one of its functions writes its output log as moto's Lambda does for an invoke
+    functions = lambda_simple_backends[stack.account_id][stack.region]
+    function = functions.get_function(stack.function_names["ApiFunction"])
+    function.logs_backend.ensure_log_group(function.logs_group_name)
+    function.save_logs(NAME)
+    # Then CloudWatch Logs shows it
+    logs = boto3.client("logs")
+    groups = logs.describe_log_groups(logGroupNamePrefix=function.logs_group_name)["logGroups"]
+    assert [group["logGroupName"] for group in groups] == [function.logs_group_name]
+    events = logs.filter_log_events(logGroupName=function.logs_group_name)["events"]
+    assert [event["message"] for event in events] == [NAME]
+
+
+def test_an_execution_still_running_fails_the_next_test_and_leaves_the_stack_alone(
+    reset_build: BuiltStack, built_stack: StackCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = reset_build.stack
+    sfn = boto3.client("stepfunctions")
+    entered, release = threading.Event(), threading.Event()
+
+    def held(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        entered.set()
+        release.wait(timeout=60)
+        return {}
+
+    monkeypatch.setattr(built_stack, "executions_wait_s", 0.2)
+    with route_lambda_invokes(dict.fromkeys(stack.function_names.values(), held)) as invokes:
+        # Given an execution held in its first Lambda task (RecordHistory) past the wait
+        start = sfn.start_execution(
+            stateMachineArn=stack.release_arn,
+            name=NAME,
+            input=json.dumps({"district_id": NAME, "manifest": {}, "history": {}}),
+        )
+        arn = start["executionArn"]
+        try:
+            assert entered.wait(timeout=10)
+            # When the next test asks for the stack
+            with pytest.raises(pytest.fail.Exception) as failed:
+                built_stack.fresh()
+            # Then it fails, naming the execution, and the stack is neither reset nor built again
+            assert f"{stack.release_arn.rsplit(':', 1)[1]}/{NAME}" in str(failed.value)
+            running = sfn.list_executions(stateMachineArn=stack.release_arn, statusFilter="RUNNING")
+            assert [execution["executionArn"] for execution in running["executions"]] == [arn]
+        finally:
+            release.set()
+            wait_for_execution(sfn, arn, timeout_s=60)
+            invokes.join()
