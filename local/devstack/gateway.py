@@ -19,6 +19,7 @@ from flask import Flask, Response, jsonify, request
 from devstack.auth import JwtAuthorizer, TokenIssuer, TokenRejectedError
 from devstack.lambdas import FakeContext
 from devstack.outbox import outbox_page
+from devstack.reset import ResetRefusedError
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -188,7 +189,10 @@ def create_gateway(api: Handler, authorizer: JwtAuthorizer, issuer: TokenIssuer,
         if hooks.reset is None:
             return _refused(404, "not_found", "a reset needs the Clever simulator")
         started = time.monotonic()
-        result = hooks.reset()
+        try:
+            result = hooks.reset()
+        except ResetRefusedError as refused:
+            return _refused(409, "executions_running", str(refused))
         return jsonify(result | {"seconds": round(time.monotonic() - started, 2)})
 
     @app.get("/dev/scenario")

@@ -33,6 +33,10 @@ S3_BATCH: Final = 1000  # S3's DeleteObjects limit
 S3_SERVICE: Final = "s3"
 
 
+class ResetRefusedError(Exception):
+    """A reset while executions still run: restored under them, they would write into the new state."""
+
+
 @dataclass(frozen=True)
 class BackendCopy:
     """One service's backend in one account and region, as the build left it (`state` refers to

@@ -28,7 +28,7 @@ from devstack.federation import federation_from_cognito, lambda_trigger
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
-from devstack.reset import FreshState, capture_fresh_state, restore_fresh_state
+from devstack.reset import FreshState, ResetRefusedError, capture_fresh_state, restore_fresh_state
 from devstack.schedules import run_execution, scheduled_event
 from devstack.settings import DevstackSettings
 from devstack.stack import StackResources, create_stack
@@ -330,21 +330,24 @@ class Devstack:
             return output
         return {"syncs": [sync for poll in output.get("polls", []) for sync in poll.get("syncs", [])]}
 
-    def wait_for_executions(self) -> None:
+    def wait_for_executions(self) -> list[str]:
         """Until the executions in flight (a poll the API started, the evaluations and releases
         it and the schedule's poll started) and the asynchronous invokes (a disconnection e-mail)
-        have finished; bounded."""
+        have finished; bounded: the names of those still running then (none: all finished)."""
         assert self.stack is not None
         sfn = boto3.client("stepfunctions")
         deadline = time.monotonic() + EXECUTION_WAIT_SECONDS
         self._join_invokes(deadline)
+        running: list[str] = []
         for arn in (self.stack.poll_arn, self.stack.evaluate_arn, self.stack.release_arn):
-            while time.monotonic() < deadline:
-                running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
-                if not running:
+            while True:
+                executions = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+                if not executions or time.monotonic() >= deadline:
+                    running += [execution["name"] for execution in executions]
                     break
                 time.sleep(0.1)
         self._join_invokes(deadline)  # anything the executions invoked asynchronously
+        return running
 
     def _join_invokes(self, deadline: float) -> None:
         if self.invokes is not None:
@@ -362,7 +365,11 @@ class Devstack:
         assert self.simulator is not None
         assert self.scenarios is not None
         with self._tick_lock:  # not while a tick runs; what a test left in flight ends first
-            self.wait_for_executions()
+            running = self.wait_for_executions()
+            if running:  # their threads would go on writing into the stack after the reset
+                raise ResetRefusedError(
+                    f"executions still running after {EXECUTION_WAIT_SECONDS} s: {', '.join(running)}"
+                )
             assert self._fresh is not None
             if not restore_fresh_state(self._fresh, boto3.client("s3")):
                 raise RuntimeError("moto no longer holds the stack the devstack built")

@@ -12,6 +12,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from devstack.auth import JwtAuthorizer, TokenIssuer
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import route_lambda_invokes
+from devstack.reset import ResetRefusedError
 
 
 def _gateway(seen: list[dict[str, Any]]) -> Any:
@@ -70,6 +71,23 @@ def test_the_gateway_refuses_a_foreign_host_and_a_dev_post_that_is_not_json() ->
         assert client.post("/dev/tick", json={}, headers={"Host": host}, **here).status_code == 200
         assert client.get("/dev/outbox", headers={"Host": host}, **here).status_code == 200
     assert ticks == [1, 1, 1]
+
+
+def test_a_reset_refused_while_executions_run_answers_409_naming_them() -> None:
+    # Given a devstack whose reset finds an execution still running after its wait
+    def reset() -> dict[str, Any]:
+        raise ResetRefusedError("executions still running after 120 s: poll-d-1-20261130T000000Z")
+
+    hooks = DevHooks(
+        district_of=lambda email: "demo", outbox=list, tick=dict, scenario=None, panel=str, reset=reset
+    )
+    client = create_gateway(lambda e, c: {"statusCode": 200, "body": "{}"}, *_signing(), hooks).test_client()
+    # When the tests ask for a reset
+    answer = client.post("/dev/reset", json={}, base_url="http://127.0.0.1:8000")
+    # Then it is refused, saying which execution, rather than restoring moto under it
+    assert answer.status_code == 409
+    assert answer.json["error"]["code"] == "executions_running"
+    assert "poll-d-1-20261130T000000Z" in answer.json["error"]["message"]
 
 
 def test_the_gateway_decides_on_sign_in_from_the_raw_path() -> None:
