@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -27,7 +26,6 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ import boto3
 from moto import mock_aws
 
 from bench.__main__ import ROOT
+from bench.harness import REGION, fake_aws_environment, onboard, peak_rss_mb
 from bench.moto_dynamodb import fit_for_maps
 from clever_simulator import CleverSimulator, GeneratedDistrict
 from devstack.lambdas import Handler, route_lambda_invokes, stack_handlers
@@ -45,14 +44,12 @@ from sis_sync import services
 from sis_sync.clever.client import CleverClient
 from sis_sync.model import School, SchoolStatus, SyncRun
 from sis_sync.observability import logger
-from sis_sync.onboarding import onboard_district
 from sis_sync.polling import poll_district
 
 SCHOOLS = 1_800
 STUDENTS_PER_SCHOOL = 4
 MAP_CONCURRENCY = 10  # template.yaml's MapConcurrency default: what runs in AWS
 MAP_WAIT_S = 3_600.0
-REGION = "us-east-1"
 DISTRICT = "d-nyc-map"
 TOKEN = "bench-map-token"  # noqa: S105 (the simulator's, on loopback)
 ADMIN = "admin@bench.local"
@@ -111,18 +108,11 @@ class Warnings(logging.Handler):
 def _moto_environment(folder: Path) -> Iterator[None]:
     """Fake credentials in this process (as tests/conftest.py's `aws_env`), restored afterwards."""
     saved = dict(os.environ)
-    for name in [n for n in os.environ if n.startswith(("AWS_", "POWERTOOLS_"))]:
-        del os.environ[name]
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto's fake credentials)
-        AWS_DEFAULT_REGION=REGION,
+    fake_aws_environment(
+        "ERROR",
         AWS_REGION=REGION,
         AWS_CONFIG_FILE=str(folder / "no-aws-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(folder / "no-aws-credentials"),
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="ERROR",
     )
     try:
         yield
@@ -165,13 +155,6 @@ def _change_every_school(sim: CleverSimulator) -> dict[str, SchoolStatus]:
             sim.scenarios.new_parents(school_id=school_id, count=2)
             expected[school_id] = SchoolStatus.CONNECTED
     return expected
-
-
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _timed_sync(sync_id: str) -> tuple[SyncRun, dict[str, Any], float, float]:
@@ -264,18 +247,7 @@ def run(
             stack.environment
             | {"CLEVER_API_URL": url, "LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
         )
-        services.reset()
-        with CleverClient(url, TOKEN) as client:
-            onboard_district(
-                services.state_table(),
-                services.token_store(),
-                client,
-                district_id=DISTRICT,
-                token=TOKEN,
-                admin_emails=[ADMIN],
-                now=datetime.now(UTC),
-                source="bench",
-            )
+        onboard(url, TOKEN, DISTRICT, ADMIN)
         figures = _run_sync(stack, expected, schools)
         figures["moto_warnings"] = len(moto_warnings.messages)
         figures["transactions"] = transactions.count
@@ -293,7 +265,7 @@ def _run_sync(stack: StackResources, expected: Mapping[str, SchoolStatus], schoo
         for name, handler in stack_handlers(stack.function_names, stack.function_modules).items()
     }
     with route_lambda_invokes(handlers) as log:
-        rss_before = _peak_rss_mb()
+        rss_before = peak_rss_mb()
         run, execution, wall, cpu = _timed_sync(SYNC)
         evaluated = Counter(e["school_id"] for name, e in log.calls if name == evaluate_fn)
         mails = sent_messages(stack.account_id, stack.region)
@@ -302,7 +274,7 @@ def _run_sync(stack: StackResources, expected: Mapping[str, SchoolStatus], schoo
         "changed_schools": len(run.changed_schools),
         "evaluate_map_s": round(wall, 1),
         "evaluate_map_cpu_s": round(cpu, 1),
-        "evaluate_map_peak_rss_mb": _peak_rss_mb(),
+        "evaluate_map_peak_rss_mb": peak_rss_mb(),
         "peak_rss_before_map_mb": rss_before,
         "execution_s": round((execution["stopDate"] - execution["startDate"]).total_seconds(), 1),
         "evaluated_once": sum(n == 1 for n in evaluated.values()),

@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,12 +39,12 @@ import boto3
 import httpx
 
 from bench.__main__ import ENV, ROOT, serve_simulator
+from bench.harness import REGION, fake_aws_environment, onboard, peak_rss_mb
 from sis_sync.pulling import LISTINGS, ListingCursor
 
 PAGE_LATENCY_S = 5.0
 LAMBDA_TIMEOUT_MS = 900_000  # the poll function's Timeout in template.yaml
 MAX_STEPS = 30
-REGION = "us-east-1"
 DISTRICT = "d-nyc"
 
 
@@ -91,15 +90,6 @@ class DiskPullStore:
         return (self._sync(district_id, sync_id) / listing / f"{number:05d}.json.gz").read_bytes()
 
 
-def _peak_rss_mb() -> float:
-    """This process's own high-water RSS. Not getrusage's ru_maxrss: Linux carries that over
-    fork and exec, so a step would report this bench's (moto's) RSS when it is the larger."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def step(district_id: str, sync_id: str, folder: Path) -> dict[str, Any]:
     """One poll_clever invocation of the state machine's loop, in this process."""
     from sis_sync import services
@@ -125,7 +115,7 @@ def step(district_id: str, sync_id: str, folder: Path) -> dict[str, Any]:
         "error": done.run.error.code if done.run.error else None,
         "wall_s": round(time.perf_counter() - wall, 1),
         "cpu_s": round(time.process_time() - cpu, 1),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -135,16 +125,7 @@ def _start_stack() -> Any:
 
     from devstack.stack import create_stack
 
-    for name in [n for n in os.environ if n.startswith(("AWS_", "POWERTOOLS_"))]:
-        del os.environ[name]
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto's fake credentials)
-        AWS_DEFAULT_REGION=REGION,
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-    )
+    fake_aws_environment("WARNING")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -158,25 +139,6 @@ def _start_stack() -> Any:
     )
     os.environ.update(stack.environment)
     return stack
-
-
-def _onboard(url: str, token: str) -> None:
-    from sis_sync import services
-    from sis_sync.clever.client import CleverClient
-    from sis_sync.onboarding import onboard_district
-
-    services.reset()
-    with CleverClient(url, token) as client:
-        onboard_district(
-            services.state_table(),
-            services.token_store(),
-            client,
-            district_id=DISTRICT,
-            token=token,
-            admin_emails=["admin@bench.local"],
-            now=datetime.now(UTC),
-            source="bench",
-        )
 
 
 def _poll(sync_id: str, folder: Path) -> tuple[list[dict[str, Any]], float]:
@@ -240,8 +202,8 @@ SAFE_CHANGES = (1, 400)  # each held change set's changes that trip no rule (a s
 def _hold_every_school(sync_id: str) -> list[str]:
     """Every discovered school put on hold with change set `sync_id` (written to the table,
     untimed), each with a count of safe changes, so that both Clear holds and Apply safe changes
-    find all of them releasable. The schools are held without hold details, so the reads are
-    smaller than a real district's (both requests project what they read, so this is small)."""
+    find all of them releasable. The schools are held without hold details, so the items moto reads
+    (it copies the whole item for each attribute projected) are smaller than a real district's."""
     from sis_sync import services
     from sis_sync.model import Decision, PendingChange, SchoolStatus
 
@@ -345,7 +307,7 @@ def stage_only(stage: str, options: list[str]) -> None:
     with serve_simulator(["--preset", "nyc"]) as (url, token):
         os.environ["CLEVER_API_URL"] = url
         os.environ.update({k: v for k, v in stack.environment.items() if k not in os.environ})
-        _onboard(url, token)
+        onboard(url, token, DISTRICT, "admin@bench.local")
         _discover_schools(url, token)
     figures = STAGES[stage](f"{datetime.now(UTC):%Y%m%dT%H%M%S}000Z-bench-{DISTRICT}", profile)
     print(json.dumps(figures | {"load_before": load, "load_after": os.getloadavg()}))
@@ -366,7 +328,7 @@ def main(options: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder, serve_simulator(args) as (url, token):
         os.environ["CLEVER_API_URL"] = url
         os.environ.update({k: v for k, v in stack.environment.items() if k not in os.environ})
-        _onboard(url, token)
+        onboard(url, token, DISTRICT, "admin@bench.local")
         sync_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}000Z-bench-{DISTRICT}"
         steps, poll_wall = _poll(sync_id, Path(folder))
         cursors = DiskPullStore(Path(folder)).cursors(DISTRICT, sync_id)

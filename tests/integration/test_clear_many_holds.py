@@ -21,6 +21,7 @@ from devstack.lambdas import FakeContext
 from sis_sync import services
 from sis_sync.model import Decision, PendingChange, School, SchoolStatus, SnapshotRef
 from tests.api_events import admin, call, http_event
+from tests.conftest import REPO_ROOT
 from tests.iam_guard import acting_as
 from tests.onboarded import DISTRICT
 
@@ -92,10 +93,16 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
 
 
 def _record_release_history(started: dict[str, Any]) -> None:
-    """The release state machine's first step, given its execution's input."""
+    """The release state machine's first step, given its execution's input: the payload its
+    RecordHistory state builds (constants as they are, `x.$` paths read from the input)."""
     from functions.apply_changes.app import lambda_handler as apply_changes
 
-    step = {key: started[key] for key in ("district_id", "manifest", "history")}
+    machine = json.loads((REPO_ROOT / "statemachine" / "release.asl.json").read_text())
+    payload = machine["States"]["RecordHistory"]["Parameters"]["Payload"]
+    step = {
+        key.removesuffix(".$"): started[value.removeprefix("$.")] if key.endswith(".$") else value
+        for key, value in payload.items()
+    }
     with acting_as("ApplyChangesFunction"):
         assert apply_changes(step, FakeContext(function_name="apply_changes")) == {"histories": SCHOOLS - 4}
 

@@ -16,20 +16,16 @@ from sis_sync.hold_digest import DIGEST_LISTED
 from sis_sync.links import verify_link
 from sis_sync.mail_content import HoldMailLinks, render_hold_mail
 from sis_sync.model import (
-    Decision,
-    PendingChange,
-    SafeApplied,
     School,
     SchoolOutcome,
-    SchoolStatus,
     SyncSchoolOutcome,
 )
 from sis_sync.rules import Hold, HoldReason
 from sis_sync.store.state_table import BATCH_WORKERS, StateTable
 from tests.conftest import AwsStack
 from tests.iam_guard import acting_as
-from tests.integration.test_notify import T0, outbox, real_holds
-from tests.notify_district import ADMINS, DASHBOARD, DISTRICT, Handler
+from tests.integration.test_notify import outbox, real_holds
+from tests.notify_district import ADMINS, DASHBOARD, DISTRICT, T0, Handler, held_school
 
 SYNC = "2026-11-02T08:00:00Z"
 LATER = "2026-11-02T10:00:00Z"
@@ -54,28 +50,8 @@ def held(
     safe_applied: dict[str, int] | None = None,
 ) -> School:
     """A school the sync held, as evaluate_holds leaves it: the school item and its HELD outcome."""
-    school = School(
-        district_id=DISTRICT,
-        school_id=school_id,
-        name=f"School {school_id}",
-        status=SchoolStatus.ON_HOLD,
-        latest_sync_id=sync_id,
-        pending=PendingChange(
-            sync_id=sync_id,
-            key=f"snapshots/{DISTRICT}/{school_id}/{sync_id}.json.gz",
-            sha256="0" * 64,
-            decision=Decision.HOLD,
-            evaluated_at=T0,
-            csv_key=f"changes/{DISTRICT}/{school_id}/{sync_id}.csv",
-        ),
-        holds=holds,
-        notified_reasons=notified or [],
-        changes={"added": 0, "updated": 0, "removed": removed, "source_id_changed": 0, "sync_id": sync_id},
-        safe_applied=(
-            SafeApplied(sync_id=sync_id, at=T0, actor="system", changes=safe_applied)
-            if safe_applied
-            else None
-        ),
+    school = held_school(
+        school_id, sync_id, holds, notified=notified, removed=removed, safe_applied=safe_applied
     )
     state.put_school(school)
     outcome = SyncSchoolOutcome(

@@ -14,24 +14,21 @@ from sis_sync import services
 from sis_sync.links import ExpiredLinkError, verify_link
 from sis_sync.model import (
     Connection,
-    Decision,
     ErrorInfo,
-    PendingChange,
     School,
-    SchoolStatus,
 )
 from sis_sync.notifications import NotificationConfigError
 from sis_sync.rules import Hold, evaluate
 from sis_sync.settings import HoldThresholds
 from sis_sync.store.state_table import StateTable
+from tests import notify_district
 from tests.conftest import AwsStack
-from tests.notify_district import ADMINS, DASHBOARD, DISTRICT, Handler
+from tests.notify_district import ADMINS, DASHBOARD, DISTRICT, T0, Handler
 from tests.unit.test_changes import contact, roster, student
 
 SCHOOL = "s-1"
 SYNC_1 = "2026-11-02T08:00:00Z"
 SYNC_2 = "2026-11-02T10:00:00Z"
-T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ given
@@ -52,24 +49,9 @@ def real_holds(*, emergency: bool) -> list[Hold]:
 
 
 def held_school(sync_id: str, holds: list[Hold], notified: list[str] | None = None) -> School:
-    return School(
-        district_id=DISTRICT,
-        school_id=SCHOOL,
-        name="Pinecrest Middle School",
-        clever_school_id="c-s-1",
-        status=SchoolStatus.ON_HOLD,
-        latest_sync_id=sync_id,
-        pending=PendingChange(
-            sync_id=sync_id,
-            key=f"snapshots/{DISTRICT}/{SCHOOL}/{sync_id}.json.gz",
-            sha256="0" * 64,
-            decision=Decision.HOLD,
-            evaluated_at=T0,
-            csv_key=f"changes/{DISTRICT}/{SCHOOL}/{sync_id}.csv",
-        ),
-        holds=holds,
-        notified_reasons=notified or [],
-        changes={"added": 0, "updated": 0, "removed": 20, "source_id_changed": 0},
+    """Pinecrest, held at `sync_id` for `holds`."""
+    return notify_district.held_school(
+        SCHOOL, sync_id, holds, name="Pinecrest Middle School", notified=notified
     )
 
 

@@ -568,6 +568,7 @@ def test_release_writes_the_approved_schools_histories_before_applying_any() -> 
     record = states[when["Next"]]
     assert record["Parameters"]["FunctionName"] == "${ApplyChangesFunctionArn}"
     assert record["Parameters"]["Payload"] == {
+        "step": "record_history",  # apply_changes's step, named (ApplyChangesEvent)
         "district_id.$": "$.district_id",
         "manifest.$": "$.manifest",
         "history.$": "$.history",
