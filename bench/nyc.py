@@ -4,9 +4,9 @@ as the poll state machine runs it, against the simulator with 5 s per page.
     python -m bench.nyc [SIMULATOR OPTIONS]      the whole bench (default: --preset nyc
                                                  --page-latency 5); the last line is its JSON
     python -m bench.nyc step DISTRICT SYNC DIR   one poll step (one Lambda invocation), one process
-    python -m bench.nyc --only clear [--profile FILE]
+    python -m bench.nyc --only clear [--profile FILE] [--moto-as-is]
                                                  Clear holds of every school alone (no poll)
-    python -m bench.nyc --only apply-safe [--profile FILE]
+    python -m bench.nyc --only apply-safe [--profile FILE] [--moto-as-is]
                                                  Apply safe changes of every school alone
     python -m bench.nyc --only evaluate-map      the real evaluate state machine's Map over 1,800
                                                  small changed schools (bench/evaluate_map.py)
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ import httpx
 
 from bench.__main__ import ENV, ROOT, serve_simulator
 from bench.harness import REGION, fake_aws_environment, onboard, peak_rss_mb
+from bench.moto_dynamodb import projections_converting_once
 from sis_sync.pulling import LISTINGS, ListingCursor
 
 PAGE_LATENCY_S = 5.0
@@ -197,13 +199,32 @@ def _evaluate(sync_id: str) -> dict[str, Any]:
 
 
 SAFE_CHANGES = (1, 400)  # each held change set's changes that trip no rule (a seeded draw)
+HALF_A_SCHOOL = 275  # students a held school's change set removes (of an NYC school's ~550)
+
+
+def _large_removals(school_id: str) -> tuple[list[Any], dict[str, Any]]:
+    """The holds and change summary the real rules give a school whose upload lost half its
+    students, so that the items read are as large as a real held school's (moto copies the whole
+    item for each attribute a read projects)."""
+    from sis_sync.rules import evaluate
+    from sis_sync.settings import HoldThresholds
+
+    def student(n: int) -> dict[str, Any]:
+        return {
+            "id": f"{school_id}-s{n:04d}", "sis_id": f"{n:06d}", "first_name": f"First{n}",
+            "middle_name": "", "last_name": f"Last{n}", "email": "", "dob": "2012-01-01",
+            "grade": str(n % 12 + 1), "student_number": f"{n:06d}", "state_id": "",
+        }  # fmt: skip
+
+    students = [student(n) for n in range(2 * HALF_A_SCHOOL)]
+    evaluation = evaluate({"student": students}, {"student": students[HALF_A_SCHOOL:]}, HoldThresholds())
+    return list(evaluation.holds), dict(evaluation.change_set.summary())
 
 
 def _hold_every_school(sync_id: str) -> list[str]:
     """Every discovered school put on hold with change set `sync_id` (written to the table,
-    untimed), each with a count of safe changes, so that both Clear holds and Apply safe changes
-    find all of them releasable. The schools are held without hold details, so the items moto reads
-    (it copies the whole item for each attribute projected) are smaller than a real district's."""
+    untimed) for its large removals, with the holds' details the rules give, each with a count of
+    safe changes, so that both Clear holds and Apply safe changes find all of them releasable."""
     from sis_sync import services
     from sis_sync.model import Decision, PendingChange, SchoolStatus
 
@@ -223,13 +244,22 @@ def _hold_every_school(sync_id: str) -> list[str]:
                 csv_key=f"changes/{DISTRICT}/{school.school_id}/{sync_id}.csv",
                 safe_changes=draw.randint(*SAFE_CHANGES),
             )
-            held = school.model_copy(update={"status": SchoolStatus.ON_HOLD, "pending": pending})
+            holds, changes = _large_removals(school.school_id)
+            held = school.model_copy(
+                update={
+                    "status": SchoolStatus.ON_HOLD,
+                    "pending": pending,
+                    "latest_sync_id": sync_id,
+                    "holds": holds,
+                    "changes": changes | {"sync_id": sync_id},
+                }
+            )
             batch.put_item(Item=state._school_item(held))
     return [school.school_id for school in schools]
 
 
 def _time_release_request(
-    stage: str, action: str, started: str, sync_id: str, profile: Path | None
+    stage: str, action: str, started: str, sync_id: str, profile: Path | None, moto_as_is: bool = False
 ) -> dict[str, Any]:
     """Every school held, then one API request (`.../holds/<action>`) naming all of them, timed to
     its answer; `started` counts the results that started their release. One release execution is
@@ -247,18 +277,20 @@ def _time_release_request(
     # a warm container: the first request's imports and client set-up are not the action's
     lambda_handler(http_event("GET", f"/v1/districts/{DISTRICT}", claims=admin(DISTRICT)), FakeContext("api"))
     profiler = cProfile.Profile() if profile else None
-    start, cpu = time.perf_counter(), time.process_time()
-    if profiler:
-        profiler.enable()
-    result = lambda_handler(event, FakeContext(function_name="api"))
-    if profiler:
-        profiler.disable()
-    elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    with nullcontext() if moto_as_is else projections_converting_once():
+        start, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        result = lambda_handler(event, FakeContext(function_name="api"))
+        if profiler:
+            profiler.disable()
+        elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu
     if profiler and profile:
         profiler.dump_stats(profile)
     count = sum(r["result"] == started for r in json.loads(result["body"])["results"])
     # CPU seconds of this process: the handler's and the moto server's (a thread of it), so a
-    # figure that other load on the machine does not inflate
+    # figure that other load on the machine does not inflate; moto's projections convert each item
+    # once (not once per attribute) unless `moto_as_is`
     return {
         f"{stage}_s": round(elapsed, 2),
         f"{stage}_cpu_s": round(cpu_s, 2),
@@ -267,14 +299,14 @@ def _time_release_request(
     }
 
 
-def _clear_all(sync_id: str, profile: Path | None = None) -> dict[str, Any]:
+def _clear_all(sync_id: str, profile: Path | None = None, moto_as_is: bool = False) -> dict[str, Any]:
     """Clear holds of every school in one request."""
-    return _time_release_request("clear_all", "clear", "released", sync_id, profile)
+    return _time_release_request("clear_all", "clear", "released", sync_id, profile, moto_as_is)
 
 
-def _apply_safe_all(sync_id: str, profile: Path | None = None) -> dict[str, Any]:
+def _apply_safe_all(sync_id: str, profile: Path | None = None, moto_as_is: bool = False) -> dict[str, Any]:
     """Apply safe changes of every school in one request (one `apply_safe` release)."""
-    return _time_release_request("apply_safe_all", "apply-safe", "applied_safe", sync_id, profile)
+    return _time_release_request("apply_safe_all", "apply-safe", "applied_safe", sync_id, profile, moto_as_is)
 
 
 STAGES = {"clear": _clear_all, "apply-safe": _apply_safe_all}
@@ -298,9 +330,10 @@ def _discover_schools(url: str, token: str) -> None:
 
 
 def stage_only(stage: str, options: list[str]) -> None:
-    """`--only clear|apply-safe [--profile FILE]`: onboarding (which discovers the schools) and the
-    Clear holds or Apply safe changes stage alone, without the poll; FILE gets the handler call's
-    cProfile stats."""
+    """`--only clear|apply-safe [--profile FILE] [--moto-as-is]`: onboarding (which discovers the
+    schools) and the Clear holds or Apply safe changes stage alone, without the poll; FILE gets the
+    handler call's cProfile stats; `--moto-as-is` leaves moto's projection converting each item
+    once per attribute (bench.moto_dynamodb.projections_converting_once)."""
     profile = Path(options[options.index("--profile") + 1]) if "--profile" in options else None
     load = os.getloadavg()
     stack = _start_stack()
@@ -309,7 +342,8 @@ def stage_only(stage: str, options: list[str]) -> None:
         os.environ.update({k: v for k, v in stack.environment.items() if k not in os.environ})
         onboard(url, token, DISTRICT, "admin@bench.local")
         _discover_schools(url, token)
-    figures = STAGES[stage](f"{datetime.now(UTC):%Y%m%dT%H%M%S}000Z-bench-{DISTRICT}", profile)
+    sync_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}000Z-bench-{DISTRICT}"
+    figures = STAGES[stage](sync_id, profile, "--moto-as-is" in options)
     print(json.dumps(figures | {"load_before": load, "load_after": os.getloadavg()}))
 
 

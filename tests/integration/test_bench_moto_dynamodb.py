@@ -10,9 +10,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
-from bench.moto_dynamodb import fit_for_maps
+from bench.moto_dynamodb import fit_for_maps, projections_converting_once
 
 ITEMS = 50
 
@@ -99,3 +100,48 @@ def test_a_cancelled_transaction_still_writes_nothing(table: Any) -> None:
     assert school == {"pk": "DISTRICT#d", "sk": "SCHOOL#0002", "version": 1}
     audit = table.get_item(Key={"pk": "DISTRICT#d", "sk": "AUDIT#SCHOOL#0002"})["Item"]
     assert audit["note"] == "before"
+
+
+def test_projections_converting_once_read_what_moto_reads_without_converting_whole_items(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given items with nested maps and lists, as a held school's item has
+    for n in range(3):
+        table.put_item(
+            Item={
+                "pk": "DISTRICT#d", "sk": f"SCHOOL#h{n}", "status": "on_hold", "version": n,
+                "pending": {"sync_id": f"s{n}", "safe_changes": n, "csv_key": "k"},
+                "holds": [{"reason": "large_removals", "detail": {"types": {"student": {"removed": 9}}}}],
+            }
+        )  # fmt: skip
+    keys = [{"pk": "DISTRICT#d", "sk": f"SCHOOL#{s}"} for s in ("h0", "h1", "h2", "0001", "none")]
+    projection = {"ProjectionExpression": "#s, pending.sync_id, pending.safe_changes, holds[0].reason, sk"}
+    names = {"ExpressionAttributeNames": {"#s": "status"}}
+
+    def read() -> list[dict[str, Any]]:
+        got = table.meta.client.batch_get_item(RequestItems={"state": {"Keys": keys, **projection, **names}})
+        query = table.query(KeyConditionExpression="pk = :d", ExpressionAttributeValues={":d": "DISTRICT#d"},
+                            **projection, **names)  # fmt: skip
+        return sorted(got["Responses"]["state"], key=str) + query["Items"]
+
+    conversions = 0
+    to_regular_json = Item.to_regular_json
+
+    def counted(self: Item) -> dict[str, Any]:
+        nonlocal conversions
+        conversions += 1
+        return to_regular_json(self)
+
+    monkeypatch.setattr(Item, "to_regular_json", counted)
+    # When the same reads run as moto has them and within the fix
+    as_is, as_is_conversions = read(), conversions
+    conversions = 0
+    with projections_converting_once():
+        fixed = read()
+    # Then they read the same, no item converted whole (moto: once per projected attribute)
+    assert fixed == as_is
+    assert {"sk": "SCHOOL#0001"} in as_is
+    h1 = {"sk": "SCHOOL#h1", "status": "on_hold", "pending": {"sync_id": "s1", "safe_changes": 1}}
+    assert h1 | {"holds": [{"reason": "large_removals"}]} in as_is
+    read_items = len(as_is)
+    assert (as_is_conversions, conversions) == (5 * read_items, 0)

@@ -45,11 +45,13 @@ def record(
         result=result,
         detail=detail or {},
     )
+    later = frozenset(deferred)
     histories = {
         school_id: entry.model_copy(
             update={"school_ids": [school_id], "sync_ids": [sync_id], "result": outcome, "detail": {}}
         )
         for school_id, (sync_id, outcome) in (per_school or {}).items()
+        if school_id not in later
     }
     return entry, ctx.state.append_audit(entry, histories, deferred=deferred)
 
