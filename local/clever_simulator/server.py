@@ -74,8 +74,9 @@ class CleverSimulator:
         self.page_size_cap = page_size_cap
         """Serve at most this many records per page whatever ``limit`` asks (as real servers may)."""
         self.page_latency = page_latency
-        """Seconds each listing page takes to arrive (Clever's are 2-5 s for 10,000 records). Spent
-        outside the lock: pages of several listings read concurrently overlap their waits."""
+        """Seconds each listing page takes to arrive, building it included (Clever's are 2-5 s for
+        10,000 records). Waited outside the lock: pages of several listings read concurrently overlap
+        their waits."""
         self.sleep = sleep
         self.clock = clock
         self.lock = threading.RLock()

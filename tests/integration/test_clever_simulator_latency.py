@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from clever_simulator import CleverSimulator, GeneratedDistrict
 
@@ -27,7 +29,7 @@ def test_pages_of_concurrent_listings_wait_out_their_latency_together() -> None:
         waiting.wait()
 
     district = GeneratedDistrict(7, schools=3, students=300)
-    sim = CleverSimulator(district, page_latency=5.0, sleep=sleep)
+    sim = CleverSimulator(district, page_latency=5.0, sleep=sleep, clock=lambda: 1_000.0)
     with sim.serve() as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
         headers = {"Authorization": f"Bearer {sim.token}"}
 
@@ -45,6 +47,27 @@ def test_pages_of_concurrent_listings_wait_out_their_latency_together() -> None:
         student = responses[0].json()["data"][0]["data"]["id"]
         assert client.get(f"/v3.0/users/{student}", headers=headers).status_code == 200
         assert len(slept) == len(LISTINGS)
+
+
+@pytest.mark.parametrize(("building_s", "waited"), [(2.0, [3.0]), (6.0, [])])
+def test_the_time_a_page_takes_to_build_is_part_of_its_latency(
+    building_s: float, waited: list[float]
+) -> None:
+    # Given a simulator whose pages take 5 s, on a clock that moves `building_s` at each reading (a
+    # page is built between two)
+    readings = itertools.count(100.0, building_s)
+    slept: list[float] = []
+    district = GeneratedDistrict(7, schools=3, students=30)
+    sim = CleverSimulator(district, page_latency=5.0, sleep=slept.append, clock=lambda: next(readings))
+
+    # When a listing page is served
+    response = sim.app.test_client().get(
+        "/v3.0/users?role=student", headers={"Authorization": f"Bearer {sim.token}"}
+    )
+
+    # Then it waits what its building left of the 5 s (nothing once that took longer)
+    assert response.status_code == 200
+    assert slept == waited
 
 
 def test_no_latency_by_default() -> None:

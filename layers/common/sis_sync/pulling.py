@@ -3,7 +3,8 @@
 A poll reads seven listings. Each pages from a cursor (the URI of its next page) kept with the sync
 run; a page is stored (raw, gzip) before its listing's cursor moves past it, so a poll cut off at
 any point resumes from the last stored page, never from zero and never with a gap, and a page
-stored twice (a retried invocation) is the same object. Independent listings page concurrently.
+stored twice (a retried invocation) is the same object. Independent listings page concurrently,
+the longest first, each one page ahead: its next page is on its way while it stores one.
 
 Partitioning is split the same way: each page of a roster listing is also stored converted (its
 records validated and reduced to what the partitioner reads, plain JSON) before its cursor moves, by
@@ -20,14 +21,14 @@ import gzip
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypedDict
 
 import orjson
 from pydantic import BaseModel, Field
 
-from sis_sync.clever.client import CleverClient, PagingLimits, Rejection, validated
+from sis_sync.clever.client import CleverClient, FetchedPage, PagingLimits, Rejection, validated
 from sis_sync.clever.errors import CleverLimitExceeded, CleverPagingLoop
 from sis_sync.clever.models import Page, School, Section, Term, User
 from sis_sync.observability import logger
@@ -43,7 +44,9 @@ LISTINGS: Final[Mapping[str, tuple[str, dict[str, str] | None]]] = {
     "terms": ("/v3.0/terms", None),
     "sections": ("/v3.0/sections", None),
 }
-LISTING_THREADS: Final = 4  # pages in flight at once; far below Clever's rate at 10,000 a page
+LISTING_THREADS: Final = 4  # listings paged at once; far below Clever's rate at 10,000 a page
+# the listings by the size a district's usually are (1.5 contacts a student, then the students)
+LONGEST_FIRST: Final = ("contacts", "students", "sections", "teachers", "staff", "schools", "terms")
 _ROLE_OF: Final = {"students": "student", "teachers": "teacher", "staff": "staff", "contacts": "contact"}
 # the listings stored converted as well as raw: every one but the two small ones (schools, terms),
 # which are read raw (discovery needs the School models)
@@ -125,52 +128,74 @@ class _Paging:
     district_id: str
     sync_id: str
     limits: PagingLimits
-    stop_at: float  # no page is started at or after this clock reading
+    stop_at: float  # no page is requested at or after this clock reading
     clock: Callable[[], float]
     cursors: dict[str, ListingCursor]
+    fetches: Executor  # where pages are requested: a listing's next page arrives while it stores one
     lock: threading.Lock = field(default_factory=threading.Lock)
     fetched: int = 0  # pages this step stored
 
     def listing(self, name: str) -> None:
+        """Page listing `name` one page ahead: its next page is requested as soon as a page's `next`
+        link is read, so it is on its way while this page is validated, converted and stored. The
+        cursor still moves only once its page is stored: a crash loses the page fetched ahead (the
+        next invocation requests it again), never one whose cursor moved. At `stop_at` no page is
+        requested; the one already on its way is stored (it was paid for, and is a page's latency
+        away at most)."""
         cursor = self.cursors[name]
-        while cursor.next_uri is not None:
-            fetched = self.client.fetch_page(cursor.next_uri)
-            number = cursor.pages + 1
-            requested = list(cursor.requested)
-            if fetched.next_uri is not None:
-                digest = _digest(fetched.next_uri)
-                if digest in requested:
-                    raise CleverPagingLoop(f"next link repeats an earlier page of {name} (page {number})")
-                requested.append(digest)
-            moved = ListingCursor(
-                next_uri=fetched.next_uri,
-                pages=number,
-                records=cursor.records + fetched.records,
-                requested=requested,
-            )
-            with self.lock:
-                self._within_caps(name, moved)
-            # stored (raw, then converted) before the cursor moves: a crash in between fetches this
-            # page again and writes the same objects (same keys, same bytes)
-            self.store.put_page(
-                self.district_id, self.sync_id, name, number, gzip.compress(fetched.body, 6, mtime=0)
-            )
-            if name in CONVERTED:
-                self.store.put_page(
-                    self.district_id,
-                    self.sync_id,
-                    converted_listing(name),
-                    number,
-                    convert_page(name, fetched.body, number, cursor.records),
-                )
-            with self.lock:
-                self.store.save_cursor(self.district_id, self.sync_id, name, moved)
-                self.cursors[name] = cursor = moved
-                self.fetched += 1
-            if self.clock() >= self.stop_at:
-                break
+        if cursor.next_uri is None:
+            return
+        arriving: Future[FetchedPage] | None = self.fetches.submit(self.client.fetch_page, cursor.next_uri)
+        while arriving is not None:
+            fetched = arriving.result()
+            moved = self._moved(name, cursor, fetched)
+            arriving = None
+            if moved.next_uri is not None and self.clock() < self.stop_at:
+                arriving = self.fetches.submit(self.client.fetch_page, moved.next_uri)
+            self._store(name, cursor, moved, fetched)
+            cursor = moved
         if cursor.done:
             logger.info("Clever listing stored", listing=name, pages=cursor.pages, records=cursor.records)
+
+    def _moved(self, name: str, cursor: ListingCursor, fetched: FetchedPage) -> ListingCursor:
+        """Where listing `name` stands once `fetched` (its next page) is stored: checked for a
+        paging loop and against the caps before the page it links to is requested."""
+        number = cursor.pages + 1
+        requested = list(cursor.requested)
+        if fetched.next_uri is not None:
+            digest = _digest(fetched.next_uri)
+            if digest in requested:
+                raise CleverPagingLoop(f"next link repeats an earlier page of {name} (page {number})")
+            requested.append(digest)
+        moved = ListingCursor(
+            next_uri=fetched.next_uri,
+            pages=number,
+            records=cursor.records + fetched.records,
+            requested=requested,
+        )
+        with self.lock:
+            self._within_caps(name, moved)
+        return moved
+
+    def _store(self, name: str, cursor: ListingCursor, moved: ListingCursor, fetched: FetchedPage) -> None:
+        # stored (raw, then converted) before the cursor moves: a crash in between fetches this
+        # page again and writes the same objects (same keys, same bytes)
+        number = moved.pages
+        self.store.put_page(
+            self.district_id, self.sync_id, name, number, gzip.compress(fetched.body, 6, mtime=0)
+        )
+        if name in CONVERTED:
+            self.store.put_page(
+                self.district_id,
+                self.sync_id,
+                converted_listing(name),
+                number,
+                convert_page(name, fetched.page, number, cursor.records),
+            )
+        with self.lock:
+            self.store.save_cursor(self.district_id, self.sync_id, name, moved)
+            self.cursors[name] = moved
+            self.fetched += 1
 
     def _within_caps(self, name: str, moved: ListingCursor) -> None:
         """The pull's totals over every listing (and every invocation) stay within the caps."""
@@ -195,11 +220,18 @@ def page_listings(
 ) -> Paged:
     """Page every unfinished listing, concurrently, until each is done or `stop_at` has come (each
     stores at least one page, so a pull always advances); the cursors as they stand (all done: the
-    pull is complete). The first listing error is raised (once the others stopped)."""
+    pull is complete). The first listing error is raised (once the others stopped).
+
+    The longest listings get a thread first (`LONGEST_FIRST`): the poll lasts as long as its
+    longest listing, which must not wait for a short one to finish."""
     cursors = start_cursors(client, store.cursors(district_id, sync_id))
-    paging = _Paging(client, store, district_id, sync_id, limits, stop_at, clock, cursors)
-    open_listings = [name for name, cursor in cursors.items() if not cursor.done]
-    with ThreadPoolExecutor(max_workers=LISTING_THREADS, thread_name_prefix="clever-listing") as pool:
+    open_listings = [name for name in LONGEST_FIRST if not cursors[name].done]
+    # one page in flight per listing being stored: as many fetching threads as listing threads
+    with (
+        ThreadPoolExecutor(max_workers=LISTING_THREADS, thread_name_prefix="clever-page") as fetches,
+        ThreadPoolExecutor(max_workers=LISTING_THREADS, thread_name_prefix="clever-listing") as pool,
+    ):
+        paging = _Paging(client, store, district_id, sync_id, limits, stop_at, clock, cursors, fetches)
         futures = [pool.submit(paging.listing, name) for name in open_listings]
         errors = [future.exception() for future in futures]
     for error in errors:
@@ -241,11 +273,10 @@ def converted_listing(name: str) -> str:
     return f"{name}.converted"
 
 
-def convert_page(name: str, body: bytes, number: int, first_index: int) -> bytes:
-    """Page `number` of roster listing `name` (Clever's body), its records validated and converted
-    (`first_index`: how many records its listing had before it); gzip of its `ConvertedPage`."""
+def convert_page(name: str, page: Page, number: int, first_index: int) -> bytes:
+    """Page `number` of roster listing `name`, its records validated and converted (`first_index`:
+    how many records its listing had before it); gzip of its `ConvertedPage`."""
     kind = _ROLE_OF.get(name) or name.removesuffix("s")
-    page = Page.model_validate_json(body)
     rejected: list[Rejection] = []
     items: list[Person] | list[PendingSection]
     if name == "sections":

@@ -118,6 +118,7 @@ class FetchedPage:
     body: bytes
     records: int
     next_uri: str | None  # None: the listing's last page
+    page: Page  # the body as validated here, so that storing it converted does not parse it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +358,7 @@ class CleverHttp:
             self.records_read += len(page.data)
         if page.next_uri is None and len(page.data) >= _asked_limit(url, self._page_limit):
             raise CleverTruncated(f"page at {url.path} is full but has no next link")
-        return FetchedPage(body=response.content, records=len(page.data), next_uri=page.next_uri)
+        return FetchedPage(body=response.content, records=len(page.data), next_uri=page.next_uri, page=page)
 
     def _pace(self) -> None:
         """Space page requests from every thread to Clever's rate limit (1,200 a minute per
