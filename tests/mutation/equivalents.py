@@ -35,6 +35,15 @@ EQUIVALENT: dict[str, str] = {
     ),
     "rules.py:emergency_contacts: delete: 'if not blocked:'": _SHORTCUT,
     "rules.py:_new_blocked_relationships: delete: 'if not new_blocked:'": _SHORTCUT,
+    # the cheap blocked-type check before the exact one (session 6)
+    "rules.py:emergency_contacts: delete: 'if not _has_blocked_type(change.record, blocked):'": _SHORTCUT,
+    "rules.py:emergency_contacts: delete: 'continue'": _SHORTCUT,
+    "rules.py:_has_blocked_type: constant: False -> True": (
+        "a removed contact then reaches the exact check, which finds no new relationship on it: " + _SHORTCUT
+    ),
+    "rules.py:_has_blocked_type: constant: False -> True #2": (
+        "every contact then reaches the exact check, which finds the same relationships: " + _SHORTCUT
+    ),
     # changes.py
     "changes.py:display_name: constant: '' -> 'XX'": _ALWAYS_PRESENT,
     "changes.py:_note_remaining_roles: delete: 'if not removed:'": _SHORTCUT,
@@ -92,4 +101,19 @@ EQUIVALENT: dict[str, str] = {
     "changes_csv.py:csv_line: constant: '\"' -> ''": _CSV_FALLBACK,
     "changes_csv.py:csv_line: constant: '\\r' -> ''": _CSV_FALLBACK,
     "changes_csv.py:csv_line: constant: '\\n' -> ''": _CSV_FALLBACK,
+    # the batch-checked CSV lines and the one-relationship contact (session 6)
+    "changes_csv.py:_contact_cells: delete: 'if len(relationships) == 1:'": (
+        "the loop gives the one relationship's type and student the same: the shortcut is speed only"
+    ),
+    "changes_csv.py:<module>: constant: 256 -> 257": "how many rows are checked at once: the same lines",
+    "changes_csv.py:_lines_of_type: constant: '' -> 'XX'": (
+        "what joins a batch's lines for the check adds no comma, quote or line break: the same verdict"
+    ),
+    "changes_csv.py:_nothing_to_guard_or_quote: constant: ',' -> ''": _CSV_FALLBACK,
+    "changes_csv.py:_nothing_to_guard_or_quote: binary: '(len(CSV_HEADER) - 1) * rows' -> '(len(CSV_HEADER) - 1) / rows'": _CSV_FALLBACK,  # noqa: E501
+    "changes_csv.py:_nothing_to_guard_or_quote: binary: 'len(CSV_HEADER) - 1' -> 'len(CSV_HEADER) + 1'": _CSV_FALLBACK,  # noqa: E501
+    "changes_csv.py:_nothing_to_guard_or_quote: constant: '\"' -> ''": _CSV_FALLBACK,
+    "changes_csv.py:iter_changes_csv: constant: 1 -> 0": (
+        "the size before a batch is always under chunk_chars: from its first entry the same line is found"
+    ),
 }

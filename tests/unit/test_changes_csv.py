@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from sis_sync import changes_csv
 from sis_sync.changes_csv import (
     CONTENT_TYPE,
     CSV_HEADER,
@@ -170,6 +171,28 @@ def test_a_contact_row_names_its_relationship_types_and_its_students() -> None:
     assert (rows["s1"]["contact_type"], rows["s1"]["students"]) == ("", "")
 
 
+@pytest.mark.parametrize(
+    ("relationships", "cells"),
+    [
+        ([], ("", "")),
+        ([rel("s1", "Emergency")], ("Emergency", "Ana Diaz (s1)")),
+        ([rel("s9")], ("Parent/Guardian", "s9")),  # a student in neither roster: the id alone
+    ],
+    ids=["none", "one", "one-unnamed"],
+)
+def test_a_contact_with_no_or_one_relationship_has_its_cells_too(
+    relationships: list[dict[str, str]], cells: tuple[str, str]
+) -> None:
+    # Given a new contact with no relationship, or just one
+    current = roster(student=[student("s1", "100")], contact=[contact("c1", relationships=relationships)])
+
+    # When written as CSV
+    rows = {row["clever_id"]: row for row in parse(csv_of(roster(student=[student("s1", "100")]), current))}
+
+    # Then its type and students cells say so
+    assert (rows["c1"]["contact_type"], rows["c1"]["students"]) == cells
+
+
 def test_a_contact_row_names_students_from_the_new_roster_then_the_applied_one() -> None:
     # Given a removed contact whose student left too, a contact of a student renamed in Clever, and
     # a contact linking a student in neither roster
@@ -308,6 +331,52 @@ def test_any_row_is_written_exactly_as_the_csv_module_writes_it(row: list[str]) 
     assert csv_line(row) == written_by_csv_module(row)
 
 
+def test_the_batch_check_finds_every_formula_start_after_a_comma_but_line_breaks() -> None:
+    # (line breaks in cells are found by counting lines; this keeps the pattern and the guard in step)
+    found = {
+        start for start in map(chr, range(128)) if changes_csv._FORMULA_AFTER_COMMA.search(f"a,{start}b")
+    }
+
+    assert found == set(changes_csv._FORMULA_STARTS) - {"\r", "\n"}
+
+
+CLEVER_TEXT = st.text(alphabet=st.sampled_from(list("ab ,;\"\r\n'=+-@\tZë")), max_size=4)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(CLEVER_TEXT, CLEVER_TEXT, CLEVER_TEXT, CLEVER_TEXT), min_size=1, max_size=10))
+def test_rows_checked_a_batch_at_a_time_are_written_as_the_csv_module_writes_the_guarded_rows(
+    people: list[tuple[str, str, str, str]],
+) -> None:
+    # Given re-keyed students and their new contacts whose Clever fields (ids, sis ids, names,
+    # e-mails, relationship types) may start like formulas or hold commas, quotes and line breaks
+    previous = roster(student=[student(f"old{n}", f"{sis}#{n}") for n, (_, sis, _, _) in enumerate(people)])
+    current = roster(
+        student=[
+            student(f"{text}~{n}", f"{sis}#{n}", first_name=text, email=text)
+            for n, (text, sis, _, _) in enumerate(people)
+        ],
+        contact=[
+            contact(f"{text}c{n}", f"{text}~{n}", name=name, email=text, relationships=[
+                {"student": f"{text}~{n}", "type": kind, "relationship": "Parent"},
+            ])
+            for n, (text, _, name, kind) in enumerate(people)
+        ],
+    )  # fmt: skip
+    evaluation = evaluate(previous, current, HoldThresholds(removal_min_count=1, removal_pct=1))
+    students = linked_student_names(evaluation.change_set, current, previous)
+
+    # When the file is written with batches of a few rows, plain and not plain ones mixed
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(changes_csv, "ROWS_CHECKED_AT_ONCE", 3)
+        body = changes_csv_bytes(evaluation, students)
+
+    # Then it is what csv.writer writes of the rows, every Clever cell guarded
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\r\n").writerows(csv_rows(evaluation, students))
+    assert body == text.getvalue().encode("utf-8")
+
+
 @pytest.mark.parametrize("chunk_chars", [1, 40, 300, 64 * 1024])
 def test_a_csv_longer_than_one_chunk_is_the_same_file_as_one_written_in_one_piece(chunk_chars: int) -> None:
     # Given a change set whose CSV spans several chunks of the given size
@@ -320,18 +389,22 @@ def test_a_csv_longer_than_one_chunk_is_the_same_file_as_one_written_in_one_piec
     assert streamed == written_in_one_piece(evaluation)
 
 
-def test_a_chunk_is_sent_as_soon_as_it_holds_chunk_chars_characters() -> None:
-    # Given chunks of exactly the header's length, and a change set of many rows
+@pytest.mark.parametrize("size", [len(HEADER_LINE), 1000], ids=["a-line-each", "several-lines-each"])
+def test_a_chunk_is_sent_as_soon_as_it_holds_chunk_chars_characters(size: int) -> None:
+    # Given chunks of the header's length (or of several rows), and a change set of many rows
     evaluation = large_evaluation(40)
-    size = len(HEADER_LINE)
 
-    # When streamed
-    chunks = [chunk.decode("utf-8") for chunk in iter_changes_csv(evaluation, NO_CONTACTS, chunk_chars=size)]
+    # When streamed, rows checked a few at a time (batches that fit in a chunk, and ones that do not)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(changes_csv, "ROWS_CHECKED_AT_ONCE", 3)
+        chunks = [
+            chunk.decode("utf-8") for chunk in iter_changes_csv(evaluation, NO_CONTACTS, chunk_chars=size)
+        ]
 
-    # Then the header goes alone, and every later chunk but the last reaches the size and would
-    # not without its last row: rows leave as they are written, the file never sits in memory
-    assert chunks[0].encode() == HEADER_LINE
-    for chunk in chunks[1:-1]:
+    # Then every chunk but the last reaches the size and would not without its last row (the header
+    # goes alone in chunks of its length): rows leave as they are written, the file never sits in memory
+    assert chunks[0].encode() == HEADER_LINE or size != len(HEADER_LINE)
+    for chunk in chunks[:-1]:
         rows = chunk.split("\r\n")[:-1]
         assert len(chunk) >= size > len(chunk) - len(rows[-1]) - 2
     assert len(chunks) > 2

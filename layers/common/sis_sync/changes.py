@@ -16,7 +16,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Final, Literal, TypedDict
 
 from sis_sync.collector import collector_paused
@@ -129,7 +129,10 @@ def _note_remaining_roles(changes: dict[RecordType, list[Change]], current: Reco
     ]
     if not removed:
         return
-    ids = {kind: {record["id"] for record in current.get(kind, [])} for kind in PERSON_TYPES}
+    # which removed ids each type still has, found in one C-level scan of its ids (a set of every id
+    # of the school would be built for a few removals)
+    gone = {change.clever_id for change in removed}
+    ids = {kind: gone.intersection(map(_record_id, current.get(kind, []))) for kind in PERSON_TYPES}
     for change in removed:
         kept = [kind for kind in PERSON_TYPES if kind != change.record_type and change.clever_id in ids[kind]]
         if kept:
@@ -172,6 +175,7 @@ def _diff_type(record_type: RecordType, previous: list[Record], current: list[Re
 
 
 _clever_id: Final = attrgetter("clever_id")
+_record_id: Final = itemgetter("id")
 
 
 _MISSING: Final = object()

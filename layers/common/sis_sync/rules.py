@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import chain
+from operator import attrgetter
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
@@ -123,13 +124,17 @@ def _records(snapshot: Snapshot | Records) -> Records:
     return snapshot.records if isinstance(snapshot, Snapshot) else snapshot
 
 
+_change_key_of: Final = attrgetter("record_type", "clever_id")  # change_key, at C speed
+
+
 def _reasons_by_change(fired: list[Fired]) -> dict[ChangeKey, tuple[HoldReason, ...]]:
     if not fired:
         return {}
     first, *others = fired
-    # the first rule's changes at once, without a Python loop (a re-key gives every change a reason)
+    # the first rule's changes at once, without a Python loop or call per change (a re-key gives
+    # every change a reason)
     reasons: dict[ChangeKey, tuple[HoldReason, ...]] = dict.fromkeys(
-        map(change_key, first.changes), (first.hold.reason,)
+        map(_change_key_of, first.changes), (first.hold.reason,)
     )
     for verdict in others:
         for change in verdict.changes:
@@ -227,7 +232,8 @@ def too_many_parent_connections(
     touched = set().union(*linked_now, applied_id.keys())
     if not touched:
         return None
-    wanted = touched | {applied_id.get(student, student) for student in touched}
+    # each student under both ids, its applied one too (touched holds every re-keyed student's new id)
+    wanted = touched.union(applied_id.values())
     kept = _guardian_counts(_unchanged_contacts(previous.get("contact", []), contact_changes), wanted)
     now = kept.copy()  # copy and update(): Counter's `+` loops over every student in Python
     now.update(chain.from_iterable(linked_now))
@@ -348,6 +354,8 @@ def emergency_contacts(change_set: ChangeSet, thresholds: HoldThresholds) -> Fir
     by_type: Counter[str] = Counter()
     contributing: list[Change] = []
     for change in change_set.of_type("contact"):
+        if not _has_blocked_type(change.record, blocked):  # the usual contact, checked cheaply
+            continue
         new_relationships = _new_blocked_relationships(change, blocked, applied_id)
         if not new_relationships:
             continue
@@ -372,6 +380,15 @@ def emergency_contacts(change_set: ChangeSet, thresholds: HoldThresholds) -> Fir
         "examples": examples[:MAX_EXAMPLES],
     }
     return Fired(Hold(reason=HoldReason.EMERGENCY_CONTACTS, detail=detail), contributing)
+
+
+def _has_blocked_type(contact: Record | None, blocked: set[str]) -> bool:
+    if contact is None:
+        return False
+    for relationship in contact.get("relationships", ()):
+        if relationship["type"].casefold() in blocked:
+            return True
+    return False
 
 
 def _new_blocked_relationships(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypedDict, cast
 
 import orjson
+from isal import igzip
 
 from sis_sync.clever.models import Section, User
 from sis_sync.collector import collector_paused
@@ -130,7 +131,9 @@ def encode(snapshot: Snapshot) -> EncodedSnapshot:
 
 
 def decode(body: bytes) -> Snapshot:
-    raw = gzip.decompress(body)
+    # ISA-L's inflate reads the same gzip ~2.5x faster than zlib's: a third of a 100k roster's
+    # decode was its gunzip, paid for both snapshots of every school evaluated
+    raw = igzip.decompress(body)
     with collector_paused():  # an acyclic document: collections during the parse only rescan it
         document = orjson.loads(raw)
     if document.get("format") != FORMAT_VERSION:
