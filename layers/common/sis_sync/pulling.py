@@ -225,7 +225,7 @@ def page_listings(
     The longest listings get a thread first (`LONGEST_FIRST`): the poll lasts as long as its
     longest listing, which must not wait for a short one to finish."""
     cursors = start_cursors(client, store.cursors(district_id, sync_id))
-    open_listings = [name for name in LONGEST_FIRST if not cursors[name].done]
+    open_listings = sorted((name for name, c in cursors.items() if not c.done), key=LONGEST_FIRST.index)
     # one page in flight per listing being stored: as many fetching threads as listing threads
     with (
         ThreadPoolExecutor(max_workers=LISTING_THREADS, thread_name_prefix="clever-page") as fetches,
