@@ -33,9 +33,10 @@ import boto3
 from moto import mock_aws
 
 from bench.__main__ import ROOT
-from bench.harness import REGION, fake_aws_environment, onboard, peak_rss_mb
+from bench.harness import onboard, peak_rss_mb
 from bench.moto_dynamodb import fit_for_maps
 from clever_simulator import CleverSimulator, GeneratedDistrict
+from devstack.fake_aws import REGION, use_fake_aws
 from devstack.lambdas import Handler, route_lambda_invokes, stack_handlers
 from devstack.outbox import sent_messages
 from devstack.schedules import wait_for_execution
@@ -108,7 +109,8 @@ class Warnings(logging.Handler):
 def _moto_environment(folder: Path) -> Iterator[None]:
     """Fake credentials in this process (as tests/conftest.py's `aws_env`), restored afterwards."""
     saved = dict(os.environ)
-    fake_aws_environment(
+    use_fake_aws(
+        "bench",
         "ERROR",
         AWS_REGION=REGION,
         AWS_CONFIG_FILE=str(folder / "no-aws-config"),

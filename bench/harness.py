@@ -1,9 +1,8 @@
-"""What the NYC benches (bench/nyc.py, bench/evaluate_map.py) share: moto's fake credentials in
-place of the machine's, the district onboarded as an admin onboards it, a process's peak memory."""
+"""What the NYC benches (bench/nyc.py, bench/evaluate_map.py) share: the district onboarded as an
+admin onboards it, a process's peak memory."""
 
 from __future__ import annotations
 
-import os
 import resource
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,24 +10,6 @@ from pathlib import Path
 from sis_sync import services
 from sis_sync.clever.client import CleverClient
 from sis_sync.onboarding import onboard_district
-
-REGION = "us-east-1"
-
-
-def fake_aws_environment(log_level: str, **extra: str) -> None:
-    """This process's environment without the machine's AWS_ and POWERTOOLS_ settings: moto's fake
-    credentials, no tracing or metrics, Powertools logging at `log_level`; `extra` besides."""
-    for name in [n for n in os.environ if n.startswith(("AWS_", "POWERTOOLS_"))]:
-        del os.environ[name]
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto's fake credentials)
-        AWS_DEFAULT_REGION=REGION,
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL=log_level,
-        **extra,
-    )
 
 
 def onboard(url: str, token: str, district_id: str, admin_email: str) -> None:

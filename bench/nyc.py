@@ -41,8 +41,9 @@ import boto3
 import httpx
 
 from bench.__main__ import ENV, ROOT, serve_simulator
-from bench.harness import REGION, fake_aws_environment, onboard, peak_rss_mb
+from bench.harness import onboard, peak_rss_mb
 from bench.moto_dynamodb import projections_converting_once
+from devstack.fake_aws import REGION, use_fake_aws
 from sis_sync.pulling import LISTINGS, ListingCursor
 
 PAGE_LATENCY_S = 5.0
@@ -128,7 +129,7 @@ def _start_stack() -> Any:
 
     from devstack.stack import create_stack
 
-    fake_aws_environment("WARNING")
+    use_fake_aws("bench", "WARNING")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -24,6 +24,7 @@ from clever_simulator import CleverSimulator, GeneratedDistrict
 from devstack.auth import JwtAuthorizer, TokenIssuer
 from devstack.authorization_server import AuthorizationServer, client_from_cognito
 from devstack.demo_scenarios import DemoScenarios, ScenarioRefusedError
+from devstack.fake_aws import REGION, use_fake_aws
 from devstack.federation import federation_from_cognito, lambda_trigger
 from devstack.gateway import DevHooks, create_gateway
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
@@ -35,7 +36,6 @@ from devstack.stack import StackResources, create_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 PANEL = Path(__file__).with_name("panel.html")
-REGION = "us-east-1"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 SIMULATED_DISTRICT = "demo"  # until the Clever district is known (d-<its Clever id>)
 EXECUTION_WAIT_SECONDS = 120
@@ -63,7 +63,7 @@ class Devstack:
 
     def start(self) -> str:
         """Start everything and run the first sync; returns the dashboard URL."""
-        self._isolate_from_real_aws()
+        use_fake_aws("devstack", "WARNING")
         self._start_moto()
         self._bind_gateway()
         clever_url, token = self._start_clever()
@@ -103,18 +103,6 @@ class Devstack:
         if self.simulator is not None and self.simulator.serving:
             self.simulator.stop()
         self._exit.close()
-
-    def _isolate_from_real_aws(self) -> None:
-        for name in [n for n in os.environ if n.startswith("AWS_") or n.startswith("POWERTOOLS_")]:
-            del os.environ[name]
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="devstack",
-            AWS_SECRET_ACCESS_KEY="devstack",  # noqa: S106 (moto's fake credentials)
-            AWS_DEFAULT_REGION=REGION,
-            POWERTOOLS_TRACE_DISABLED="true",
-            POWERTOOLS_METRICS_DISABLED="true",
-            POWERTOOLS_LOG_LEVEL="WARNING",
-        )
 
     def _start_moto(self) -> None:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
