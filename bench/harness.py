@@ -7,26 +7,15 @@ import resource
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sis_sync import services
-from sis_sync.clever.client import CleverClient
-from sis_sync.onboarding import onboard_district
+from devstack.token_onboarding import onboard_with_token
 
 
 def onboard(url: str, token: str, district_id: str, admin_email: str) -> None:
-    """`district_id` onboarded against the Clever at `url` (its token stored; no poll yet), in the
-    stack the environment names."""
-    services.reset()
-    with CleverClient(url, token) as client:
-        onboard_district(
-            services.state_table(),
-            services.token_store(),
-            client,
-            district_id=district_id,
-            token=token,
-            admin_emails=[admin_email],
-            now=datetime.now(UTC),
-            source="bench",
-        )
+    """`district_id` onboarded against the Clever at `url` now, audited as the bench's (its token
+    stored; no poll yet), in the stack the environment names."""
+    onboard_with_token(
+        url, token, district_id=district_id, admin_email=admin_email, now=datetime.now(UTC), source="bench"
+    )
 
 
 def peak_rss_mb() -> float:

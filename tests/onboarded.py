@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from clever_simulator import CleverSimulator, GeneratedDistrict
+from devstack.token_onboarding import onboard_with_token
 from sis_sync import services
 from sis_sync.clever.client import CleverClient
 from sis_sync.model import SyncRun
-from sis_sync.onboarding import onboard_district
 from sis_sync.polling import poll_district
 from tests.iam_guard import acting_as
 
@@ -55,17 +55,6 @@ def simulator() -> Iterator[tuple[CleverSimulator, str]]:
 def stack(aws: Any, simulator: tuple[CleverSimulator, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     _, base_url = simulator
     monkeypatch.setenv("CLEVER_API_URL", base_url)
-    services.reset()
-    state = services.state_table()
-    with CleverClient(base_url, TOKEN) as client:
-        onboard_district(
-            state,
-            services.token_store(),
-            client,
-            district_id=DISTRICT,
-            token=TOKEN,
-            admin_emails=["admin@example.org"],
-            now=T0,
-        )
+    onboard_with_token(base_url, TOKEN, district_id=DISTRICT, admin_email="admin@example.org", now=T0)
     yield aws
     services.reset()

@@ -242,22 +242,16 @@ class Devstack:
     def _onboard(self, clever_url: str, token: str) -> None:
         """A real Clever district token without app credentials: onboard that one district."""
         # Imported late: the package's clients are built from the environment exported above.
-        from sis_sync import services
-        from sis_sync.clever.client import CleverClient
-        from sis_sync.onboarding import onboard_district
+        from devstack.token_onboarding import onboard_with_token
 
-        services.reset()
-        with CleverClient(clever_url, token) as client:
-            onboard_district(
-                services.state_table(),
-                services.token_store(),
-                client,
-                district_id=self.district_id,
-                token=token,
-                admin_emails=[self.settings.district_admin_email],
-                now=datetime.now(UTC),
-                source="devstack",
-            )
+        onboard_with_token(
+            clever_url,
+            token,
+            district_id=self.district_id,
+            admin_email=self.settings.district_admin_email,
+            now=datetime.now(UTC),
+            source="devstack",
+        )
 
     def admin_environment(self) -> dict[str, str]:
         """What `python -m sis_sync.admin` needs to work on this devstack (moto and its names)."""

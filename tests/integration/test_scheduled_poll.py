@@ -14,10 +14,9 @@ import pytest
 from clever_simulator import CleverSimulator, GeneratedDistrict
 from devstack.lambdas import InvokeLog, route_lambda_invokes, stack_handlers
 from devstack.schedules import run_execution, scheduled_event
+from devstack.token_onboarding import onboard_with_token
 from sis_sync import services
-from sis_sync.clever.client import CleverClient
 from sis_sync.model import SyncRun, SyncStatus
-from sis_sync.onboarding import onboard_district
 
 HEALTHY, ENDLESS = "d-healthy", "d-endless"
 TOKENS = {HEALTHY: "token-healthy", ENDLESS: "token-endless"}
@@ -40,18 +39,14 @@ def clever() -> Iterator[CleverSimulator]:
 @pytest.fixture
 def routed(aws: Any, clever: CleverSimulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[InvokeLog]:
     monkeypatch.setenv("CLEVER_API_URL", clever.base)  # type: ignore[attr-defined]
-    services.reset()
     for district_id, token in TOKENS.items():
-        with CleverClient(clever.base, token) as client:  # type: ignore[attr-defined]
-            onboard_district(
-                services.state_table(),
-                services.token_store(),
-                client,
-                district_id=district_id,
-                token=token,
-                admin_emails=["admin@example.org"],
-                now=T0,
-            )
+        onboard_with_token(
+            clever.base,  # type: ignore[attr-defined]
+            token,
+            district_id=district_id,
+            admin_email="admin@example.org",
+            now=T0,
+        )
     # the endless district synced before: 4 pages, 150 records (its caps follow from them)
     earlier = SyncRun(
         district_id=ENDLESS, sync_id="earlier", trigger="schedule", started_at=T0, pages=4, records=150
