@@ -15,6 +15,7 @@ _ALWAYS_PRESENT = (
 _KEY_TAG = "the tag only keeps key kinds apart; '' is still distinct from the other tags"
 _CSV_FALLBACK = "turns off the fast path only: csv.writer then writes the same line, slower"
 _SHORTCUT = "an early exit: without it the same code finds nothing and returns the same result, slower"
+_LINKS_SHORTCUT = "a shortcut: the general path (a set per contact) lists the same students"
 
 EQUIVALENT: dict[str, str] = {
     # rules.py
@@ -66,8 +67,14 @@ EQUIVALENT: dict[str, str] = {
     "changes.py:_pair_by_sis_id: binary: 'len(untaken) + len(keyless)' -> 'len(untaken) - len(keyless)'": (
         "the general path whenever a vanished record lacks sis_id, which _pair_by_sis_id only speeds up"
     ),
-    "changes.py:_pair_by_sis_id: constant: 'sis_id' -> '' #3": (
-        "no record is then keyed, so every sis_id looks shared: the general path, same pairs, slower"
+    # re-key speed, session 7: sis_id read with dict.get(…, "") in C-level passes, ASCII phones in C
+    "changes.py:_pair_by_sis_id: constant: '' -> 'XX'": _ALWAYS_PRESENT,
+    "changes.py:_pair_by_sis_id: constant: '' -> 'XX' #3": _ALWAYS_PRESENT,
+    "changes.py:_pair_by_sis_id: constant: True -> False": (
+        "zip(strict=True) of two lists built from the same list: strict only checks their lengths"
+    ),
+    "changes.py:_digits: delete: 'if phone.isascii():'": (
+        "the regex finds the same digits in an ASCII phone: the bytes.translate path is speed only"
     ),
     "changes.py:_contact_keys: constant: 'name+email' -> ''": _KEY_TAG,
     "changes.py:_contact_keys: constant: 'name+phone' -> ''": _KEY_TAG,
@@ -116,4 +123,11 @@ EQUIVALENT: dict[str, str] = {
     "changes_csv.py:iter_changes_csv: constant: 1 -> 0": (
         "the size before a batch is always under chunk_chars: from its first entry the same line is found"
     ),
+    # the re-key's hold rules (session 7)
+    "rules.py:_links: delete: 'if max(map(len, relationships), default=0) <= 1:'": _LINKS_SHORTCUT,
+    "rules.py:_links: compare: 'max(map(len, relationships), default=0) <= 1' -> 'max(map(len, relationships), default=0) < 1'": _LINKS_SHORTCUT,  # noqa: E501
+    "rules.py:_links: constant: 0 -> 1": _LINKS_SHORTCUT + " (no contacts: either way an empty list)",
+    "rules.py:_links: constant: 1 -> 0": _LINKS_SHORTCUT,
+    "rules.py:_unchanged_contacts: delete: 'if len(changed) == len(contacts):'": _SHORTCUT,
+    "rules.py:emergency_contacts: delete: 'if not _blocked_types_among(contacts, blocked):'": _SHORTCUT,
 }

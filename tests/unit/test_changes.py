@@ -8,6 +8,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
+import sis_sync.changes
 from sis_sync.changes import (
     CHANGE_KINDS,
     Change,
@@ -152,6 +153,22 @@ def test_summary_counts_every_change_once(previous: Records, current: Records) -
         assert sum(counts[kind] for counts in summary["by_type"].values()) == summary[kind]
 
 
+@PROPERTY_SETTINGS
+@given(rosters(), rosters())
+def test_every_update_and_reissue_lists_the_fields_its_two_versions_differ_in(
+    previous: Records, current: Records
+) -> None:
+    # Given two rosters that share ids and sis_ids / When diffed
+    change_set = diff(previous, current)
+
+    # Then each change that pairs two versions names the fields `changed_fields` finds between them
+    for change in change_set:
+        if change.kind in ("updated", "source_id_changed"):
+            assert change.previous is not None
+            assert change.record is not None
+            assert change.changed_fields == changed_fields(change.previous, change.record)
+
+
 def test_changed_fields_ignore_the_id_and_see_missing_fields() -> None:
     assert changed_fields({"id": "a", "x": 1, "y": 2}, {"id": "b", "x": 1, "z": 3}) == ("y", "z")
 
@@ -212,6 +229,41 @@ def test_same_sis_id_under_a_new_clever_id_is_a_source_id_change() -> None:
 
     assert (change.kind, change.clever_id, change.previous_clever_id) == ("source_id_changed", "new", "old")
     assert change.changed_fields == ("grade",)
+
+
+def test_re_issued_records_of_another_shape_list_the_fields_they_gained_or_lost() -> None:
+    # Given re-issued students: one unchanged, one with a new grade, one with an extra field and
+    # one whose state_id field was renamed (records of a type need not all have one shape)
+    renamed = {name: value for name, value in student("d2", "4").items() if name != "state_id"}
+    previous = roster(
+        student=[student("a1", "1"), student("b1", "2"), student("c1", "3"), student("d1", "4")]
+    )
+    for current_students, expected in (
+        (
+            [student("a2", "1"), student("b2", "2", grade="4"), student("c2", "3") | {"nickname": "Cy"}],
+            [(), ("grade",), ("nickname",)],
+        ),
+        ([renamed | {"alias": ""}, student("a2", "1")], [("alias", "state_id"), ()]),
+        ([student("a2", "1"), renamed | {"alias": ""}], [(), ("alias", "state_id")]),
+    ):
+        # When diffed
+        change_set = diff(previous, roster(student=current_students))
+
+        # Then each re-issued record lists what differs from its own applied version
+        reissued = [change for change in change_set if change.kind == "source_id_changed"]
+        assert [change.clever_id for change in reissued] == sorted(r["id"] for r in current_students)
+        by_id = {change.clever_id: change.changed_fields for change in reissued}
+        assert [by_id[record["id"]] for record in current_students] == expected
+
+
+def test_a_phone_written_with_non_ascii_characters_still_identifies_a_contact() -> None:
+    # Given a contact without sis_id whose phone came back with a non-breaking space and an en dash
+    previous = roster(contact=[contact("c-old", email="", phone="555 010 0100")])
+    current = roster(contact=[contact("c-new", email="", phone="555\u00a0010\u20130100")])
+
+    # Then the digits are what match: one re-issued contact
+    [change] = diff(previous, current)
+    assert (change.kind, change.previous_clever_id) == ("source_id_changed", "c-old")
 
 
 def test_a_contact_without_sis_id_is_recognised_by_name_and_phone() -> None:
@@ -509,3 +561,32 @@ def test_changes_share_records_with_the_snapshots() -> None:
 
     assert change.record is current["student"][0]
     assert isinstance(change, Change)
+
+
+def test_a_re_key_lists_field_by_field_only_the_text_records_that_changed_beyond_their_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Speed: in a re-key nearly every student, teacher and staff record differs in nothing but its
+    # id, and those are compared whole; contacts and sections (lists) are compared a pair at a time
+    compared: list[str] = []
+
+    def counting_changed_fields(old: Record, new: Record) -> tuple[str, ...]:
+        compared.append(new["id"])
+        return changed_fields(old, new)
+
+    monkeypatch.setattr(sis_sync.changes, "changed_fields", counting_changed_fields)
+    previous = roster(
+        student=[student("a1", "1"), student("b1", "2"), student("c1", "3")],
+        contact=[contact("k1", sis_id="P1"), contact("m1", sis_id="P2")],
+    )
+    current = roster(
+        student=[student("a2", "1"), student("b2", "2", grade="4"), student("c2", "3")],
+        contact=[contact("k2", sis_id="P1"), contact("m2", sis_id="P2")],
+    )
+
+    # When diffed
+    change_set = diff(previous, current)
+
+    # Then only the student whose grade changed, and every contact, were compared field by field
+    assert compared == ["b2", "k2", "m2"]
+    assert [change.changed_fields for change in change_set] == [(), ("grade",), (), (), ()]

@@ -30,6 +30,7 @@ from sis_sync.changes_csv import (
 from sis_sync.rules import Evaluation, evaluate
 from sis_sync.settings import HoldThresholds
 from sis_sync.snapshot import Records
+from tests.unit.strategies import reissue_ids, rosters
 from tests.unit.test_changes import contact, roster, section, student
 
 HEADER_LINE = (
@@ -372,6 +373,36 @@ def test_rows_checked_a_batch_at_a_time_are_written_as_the_csv_module_writes_the
         body = changes_csv_bytes(evaluation, students)
 
     # Then it is what csv.writer writes of the rows, every Clever cell guarded
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\r\n").writerows(csv_rows(evaluation, students))
+    assert body == text.getvalue().encode("utf-8")
+
+
+OPTIONAL_FIELDS = ("sis_id", "email", "name", "first_name", "last_name", "relationships")
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(rosters(), rosters(), st.booleans(), st.sets(st.sampled_from(OPTIONAL_FIELDS)))
+def test_any_change_set_is_written_a_batch_at_a_time_as_the_csv_module_writes_its_rows(
+    previous: Records, current: Records, reissue: bool, dropped: set[str]
+) -> None:
+    # Given any applied and new rosters of every record type: contacts with several relationships,
+    # some to one student, some to a student in neither roster; removals, shown by their applied
+    # version; ids possibly all re-issued; and new records lacking some of the cells' fields
+    current = reissue_ids(current) if reissue else current
+    thresholds = HoldThresholds(removal_min_count=1, removal_pct=1, max_guardians=2)
+    evaluation = evaluate(previous, current, thresholds)
+    students = linked_student_names(evaluation.change_set, current, previous)
+    for record in (record for records in current.values() for record in records):
+        for field in dropped:
+            record.pop(field, None)  # (after the rules, which read some of them)
+
+    # When the file is written a few rows at a time (the lines built a batch at a time, per type)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(changes_csv, "ROWS_CHECKED_AT_ONCE", 3)
+        body = changes_csv_bytes(evaluation, students)
+
+    # Then it is what csv.writer writes of the rows made one by one (names by display_name)
     text = io.StringIO()
     csv.writer(text, lineterminator="\r\n").writerows(csv_rows(evaluation, students))
     assert body == text.getvalue().encode("utf-8")

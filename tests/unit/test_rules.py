@@ -502,6 +502,33 @@ def test_a_flagged_students_guardian_counts_are_those_of_the_rosters(
         assert example["previously"] == linked(previous, applied_id.get(student_id, student_id)) < limit
 
 
+@PROPERTY_SETTINGS
+@given(rosters(), rosters(), st.booleans())
+def test_reasons_by_change_is_a_mapping_by_change_key_in_the_holds_order(
+    previous: Records, current: Records, reissue: bool
+) -> None:
+    # Given any change set held for several reasons at once (low thresholds, after a pause: the
+    # reasons of a rule that fired later are added to those of the first, kept per record type)
+    current = reissue_ids(current) if reissue else current
+    thresholds = HoldThresholds(removal_min_count=1, removal_pct=1, max_guardians=2)
+    evaluation = evaluate(previous, current, thresholds, pause={"paused_at": "2026-06-20"})
+    reasons = evaluation.reasons_by_change
+
+    # Then it maps each (record_type, clever_id) with a reason, and only those, to its reasons,
+    # in the holds' order, each once
+    by_key = {
+        (change.record_type, change.clever_id): evaluation.reasons_for(change)
+        for change in evaluation.change_set
+    }
+    marked = {key: held_for for key, held_for in by_key.items() if held_for}
+    assert dict(reasons.items()) == marked
+    assert (len(reasons), set(reasons)) == (len(marked), marked.keys())
+    assert all(reasons.get(key, ()) == held_for for key, held_for in by_key.items())
+    assert ("student", "no-such-id") not in reasons
+    for held_for in marked.values():
+        assert held_for == tuple(reason for reason in evaluation.reasons if reason in held_for)
+
+
 def flagged_students(
     previous: Records, current: Records, thresholds: HoldThresholds
 ) -> dict[str, dict[str, int]]:

@@ -17,7 +17,7 @@ from itertools import accumulate
 from typing import IO, Any, Final, Protocol
 
 from sis_sync.changes import Change, ChangeSet, display_name
-from sis_sync.rules import ChangeKey, Evaluation
+from sis_sync.rules import Evaluation
 from sis_sync.snapshot import RECORD_TYPES, Record, Records, RecordType
 
 CSV_HEADER: Final = (
@@ -72,7 +72,7 @@ def linked_student_names(change_set: ChangeSet, *rosters: Records) -> dict[str, 
 def _rows_of_type(
     record_type: RecordType,
     changes: list[Change],
-    reasons: Mapping[ChangeKey, Iterable[str]],
+    reasons: Mapping[str, Iterable[str]],  # the type's, by Clever id (`ReasonsByChange.of_type`)
     students: StudentNames,
 ) -> Iterator[list[str]]:
     """One record type's rows; every cell that comes from Clever (ids included: they may start with
@@ -92,7 +92,7 @@ def _rows_of_type(
             neutralise_cell(display_name(record_type, record)),
             neutralise_cell(str(record.get("email", ""))),
             ";".join(change.changed_fields),
-            ";".join(reasons.get((record_type, change.clever_id), ())),  # Evaluation.reasons_for
+            ";".join(reasons.get(change.clever_id, ())),  # Evaluation.reasons_for
             neutralise_cell(contact_type),
             neutralise_cell(linked),
         ]
@@ -130,7 +130,7 @@ _FORMULA_AFTER_COMMA: Final = re.compile(",[-=+@\t]")
 def _lines_of_type(
     record_type: RecordType,
     changes: list[Change],
-    reasons: Mapping[ChangeKey, Iterable[str]],
+    reasons: Mapping[str, Iterable[str]],  # the type's, by Clever id (`ReasonsByChange.of_type`)
     students: StudentNames,
 ) -> Iterator[list[str]]:
     """One record type's CSV lines, as `csv_line` writes `_rows_of_type`'s rows, a batch at a time.
@@ -152,7 +152,7 @@ def _lines_of_type(
 def _unguarded_lines(
     record_type: RecordType,
     changes: list[Change],
-    reasons: Mapping[ChangeKey, Iterable[str]],
+    reasons: Mapping[str, Iterable[str]],  # the type's, by Clever id (`ReasonsByChange.of_type`)
     students: StudentNames,
 ) -> list[str]:
     """`_rows_of_type`'s rows as lines, without guarding or quoting any cell (the caller checks)."""
@@ -165,7 +165,7 @@ def _unguarded_lines(
         lines.append(
             f"{change.kind},{record_type},{change.clever_id},{change.previous_clever_id},"
             f"{record.get('sis_id', '')},{display_name(record_type, record)},{record.get('email', '')},"
-            f"{';'.join(change.changed_fields)},{';'.join(reasons.get((record_type, change.clever_id), ()))},"
+            f"{';'.join(change.changed_fields)},{';'.join(reasons.get(change.clever_id, ()))},"
             f"{contact_type},{linked}\r\n"
         )
     return lines
@@ -189,7 +189,8 @@ def csv_rows(evaluation: Evaluation, students: StudentNames) -> Iterator[list[st
     yield list(CSV_HEADER)
     for record_type in RECORD_TYPES:
         changes = evaluation.change_set.of_type(record_type)
-        yield from _rows_of_type(record_type, changes, evaluation.reasons_by_change, students)
+        reasons = evaluation.reasons_by_change.of_type(record_type)
+        yield from _rows_of_type(record_type, changes, reasons, students)
 
 
 def csv_lines(evaluation: Evaluation, students: StudentNames) -> Iterator[list[str]]:
@@ -197,7 +198,8 @@ def csv_lines(evaluation: Evaluation, students: StudentNames) -> Iterator[list[s
     yield [csv_line(list(CSV_HEADER))]
     for record_type in RECORD_TYPES:
         changes = evaluation.change_set.of_type(record_type)
-        yield from _lines_of_type(record_type, changes, evaluation.reasons_by_change, students)
+        reasons = evaluation.reasons_by_change.of_type(record_type)
+        yield from _lines_of_type(record_type, changes, reasons, students)
 
 
 def iter_changes_csv(

@@ -9,10 +9,10 @@ recognise the people, not read their contact details.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import chain
+from itertools import groupby
 from operator import attrgetter
 from typing import Any, Final
 
@@ -57,11 +57,36 @@ class Fired:
     changes: list[Change]
 
 
+class ReasonsByChange(Mapping[ChangeKey, tuple[HoldReason, ...]]):
+    """The hold reasons of each change that has any, by `change_key`, kept per record type by Clever
+    id: a re-key gives each of its ~285k changes a reason, and a key tuple for each cost time to
+    build, to look up (the CSV's rows) and to free."""
+
+    def __init__(self, by_type: dict[RecordType, dict[str, tuple[HoldReason, ...]]]) -> None:
+        self._by_type = by_type
+
+    def of_type(self, record_type: RecordType) -> Mapping[str, tuple[HoldReason, ...]]:
+        """One record type's changes' reasons, by Clever id."""
+        return self._by_type.get(record_type, {})
+
+    def __getitem__(self, key: ChangeKey) -> tuple[HoldReason, ...]:
+        record_type, clever_id = key
+        return self._by_type[record_type][clever_id]
+
+    def __iter__(self) -> Iterator[ChangeKey]:
+        return (
+            (record_type, clever_id) for record_type, by_id in self._by_type.items() for clever_id in by_id
+        )
+
+    def __len__(self) -> int:
+        return sum(map(len, self._by_type.values()))
+
+
 @dataclass(frozen=True)
 class Evaluation:
     change_set: ChangeSet
     holds: tuple[Hold, ...]
-    reasons_by_change: dict[ChangeKey, tuple[HoldReason, ...]]
+    reasons_by_change: ReasonsByChange
 
     @property
     def held(self) -> bool:
@@ -72,7 +97,7 @@ class Evaluation:
         return tuple(hold.reason for hold in self.holds)
 
     def reasons_for(self, change: Change) -> tuple[HoldReason, ...]:
-        return self.reasons_by_change.get(change_key(change), ())
+        return self.reasons_by_change.of_type(change.record_type).get(change.clever_id, ())
 
 
 def evaluate(
@@ -124,24 +149,27 @@ def _records(snapshot: Snapshot | Records) -> Records:
     return snapshot.records if isinstance(snapshot, Snapshot) else snapshot
 
 
-_change_key_of: Final = attrgetter("record_type", "clever_id")  # change_key, at C speed
+_record_type: Final = attrgetter("record_type")
 
 
-def _reasons_by_change(fired: list[Fired]) -> dict[ChangeKey, tuple[HoldReason, ...]]:
+def _reasons_by_change(fired: list[Fired]) -> ReasonsByChange:
+    by_type: dict[RecordType, dict[str, tuple[HoldReason, ...]]] = {}
     if not fired:
-        return {}
+        return ReasonsByChange(by_type)
     first, *others = fired
-    # the first rule's changes at once, without a Python loop or call per change (a re-key gives
-    # every change a reason)
-    reasons: dict[ChangeKey, tuple[HoldReason, ...]] = dict.fromkeys(
-        map(_change_key_of, first.changes), (first.hold.reason,)
-    )
+    # the first rule's changes (a re-key gives every change a reason) share one tuple, and take one
+    # comprehension per run of a record type (rules list changes type by type)
+    first_reason = (first.hold.reason,)
+    for record_type, changes in groupby(first.changes, _record_type):
+        by_type.setdefault(record_type, {}).update({change.clever_id: first_reason for change in changes})
     for verdict in others:
+        reason = verdict.hold.reason
         for change in verdict.changes:
-            key = change_key(change)
-            if verdict.hold.reason not in reasons.get(key, ()):
-                reasons[key] = (*reasons.get(key, ()), verdict.hold.reason)
-    return reasons
+            by_id = by_type.setdefault(change.record_type, {})
+            had = by_id.get(change.clever_id, ())
+            if reason not in had:
+                by_id[change.clever_id] = (*had, reason)
+    return ReasonsByChange(by_type)
 
 
 # --- large_removals ----------------------------------------------------------------------------
@@ -228,21 +256,21 @@ def too_many_parent_connections(
     """
     contact_changes = change_set.of_type("contact")
     applied_id = _applied_student_ids(change_set)
-    linked_now = [_linked(change.record) for change in contact_changes]
-    touched = set().union(*linked_now, applied_id.keys())
+    linked_now = _links([change.record for change in contact_changes])
+    touched = set(linked_now).union(applied_id.keys())
     if not touched:
         return None
+    unchanged = _unchanged_contacts(previous.get("contact", []), contact_changes)
     # each student under both ids, its applied one too (touched holds every re-keyed student's new id)
-    wanted = touched.union(applied_id.values())
-    kept = _guardian_counts(_unchanged_contacts(previous.get("contact", []), contact_changes), wanted)
+    kept = _guardian_counts(unchanged, touched.union(applied_id.values())) if unchanged else Counter[str]()
     now = kept.copy()  # copy and update(): Counter's `+` loops over every student in Python
-    now.update(chain.from_iterable(linked_now))
+    now.update(linked_now)
     limit = thresholds.max_guardians
     reaching = sorted(student for student in touched if now[student] >= limit)
     if not reaching:  # the usual case: then the applied versions' links need not be counted
         return None
     before = kept.copy()
-    before.update(chain.from_iterable(_linked(change.previous) for change in contact_changes))
+    before.update(_links([change.previous for change in contact_changes]))
     flagged = {
         student: (now[student], before[applied_id.get(student, student)])
         for student in reaching
@@ -288,6 +316,16 @@ def _linked(contact: Record | None) -> set[str]:
     return {relationship["student"] for relationship in contact.get("relationships", ())}
 
 
+def _links(contacts: list[Record | None]) -> list[str]:
+    """The students each contact is linked to (`_linked`), in one list: a student is there once per
+    contact linking it. A re-key passes every contact here: no set or call is made per contact,
+    unless one has several relationships (two to one student are one link)."""
+    relationships = [contact.get("relationships", ()) for contact in contacts if contact is not None]
+    if max(map(len, relationships), default=0) <= 1:
+        return [relationship["student"] for each in relationships for relationship in each]
+    return [student for each in relationships for student in {link["student"] for link in each}]
+
+
 def _newly_linked(change: Change, applied_id: dict[str, str]) -> set[str]:
     before = _linked(change.previous)
     return {student for student in _linked(change.record) if applied_id.get(student, student) not in before}
@@ -319,6 +357,8 @@ def _unchanged_contacts(contacts: list[Record], changes: list[Change]) -> list[R
     changed = {
         change.previous_clever_id or change.clever_id for change in changes if change.previous is not None
     }
+    if len(changed) == len(contacts):  # each applied one is changed (a re-key): no pass over them
+        return []  # (`changed` holds ids of applied contacts only, each once)
     return [contact for contact in contacts if contact["id"] not in changed]
 
 
@@ -349,11 +389,14 @@ def emergency_contacts(change_set: ChangeSet, thresholds: HoldThresholds) -> Fir
     blocked = {contact_type.casefold() for contact_type in thresholds.blocked_contact_types}
     if not blocked:
         return None
+    contacts = change_set.of_type("contact")
+    if not _blocked_types_among(contacts, blocked):  # the usual change set, told without a call per contact
+        return None
     applied_id = _applied_student_ids(change_set)
     examples: list[dict[str, str]] = []
     by_type: Counter[str] = Counter()
     contributing: list[Change] = []
-    for change in change_set.of_type("contact"):
+    for change in contacts:
         if not _has_blocked_type(change.record, blocked):  # the usual contact, checked cheaply
             continue
         new_relationships = _new_blocked_relationships(change, blocked, applied_id)
@@ -380,6 +423,18 @@ def emergency_contacts(change_set: ChangeSet, thresholds: HoldThresholds) -> Fir
         "examples": examples[:MAX_EXAMPLES],
     }
     return Fired(Hold(reason=HoldReason.EMERGENCY_CONTACTS, detail=detail), contributing)
+
+
+def _blocked_types_among(changes: list[Change], blocked: set[str]) -> bool:
+    """Whether a new contact has a relationship of a blocked type: the change set's few distinct
+    types are looked at, not each relationship (a re-key has every contact)."""
+    types = {
+        relationship["type"]
+        for change in changes
+        if change.record is not None
+        for relationship in change.record.get("relationships", ())
+    }
+    return any(contact_type.casefold() in blocked for contact_type in types)
 
 
 def _has_blocked_type(contact: Record | None, blocked: set[str]) -> bool:
@@ -469,6 +524,7 @@ __all__ = [
     "Fired",
     "Hold",
     "HoldReason",
+    "ReasonsByChange",
     "after_pause",
     "change_key",
     "emergency_contacts",
