@@ -47,7 +47,7 @@ from sis_sync.undo import reverting_items
 # An evaluation stage and its parse floor are each timed at least RUNS times, and more until
 # MIN_TIMED_CPU_S has been measured (as timeit's autorange does): the least run counts. A 10k
 # diff takes ~0.13 s, where one collection or page fault more moves it by a tenth.
-RUNS = 3
+RUNS = 5
 MIN_TIMED_CPU_S = 2.0
 
 
