@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
 import resource
 import sys
@@ -44,23 +45,37 @@ from sis_sync.store.change_sets import ChangeSetBucket
 from sis_sync.store.roster_table import RosterTable
 from sis_sync.undo import reverting_items
 
-# An evaluation stage and its parse floor are each timed at least RUNS times, and more until
-# MIN_TIMED_CPU_S has been measured (as timeit's autorange does): the least run counts. A 10k
-# diff takes ~0.13 s, where one collection or page fault more moves it by a tenth.
+# An evaluation stage and its parse floor are each timed as timeit does: RUNS timed runs, each
+# repeating the stage as many times as take at least MIN_RUN_CPU_S, and the least run counts. The
+# same number of runs at every size: the least of more runs is lower, which would bias the 10k
+# figure (a 10k diff takes ~0.13 s) and with it the 10k -> 100k growth.
 RUNS = 5
-MIN_TIMED_CPU_S = 2.0
+MIN_RUN_CPU_S = 1.0
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _least_of_runs(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """`run`'s figures with the least `cpu_s`, of at least RUNS runs and MIN_TIMED_CPU_S in all."""
-    runs = [run() for _ in range(RUNS)]
-    while sum(figures["cpu_s"] for figures in runs) < MIN_TIMED_CPU_S:
-        runs.append(run())
-    return min(runs, key=lambda figures: figures["cpu_s"]) | {"runs": len(runs)}
+def _least_of_runs(once: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`once`'s figures, with the wall and CPU seconds of one go in the least of RUNS runs."""
+    start = time.process_time()
+    once()  # sizes the runs (and warms up)
+    loops = max(1, math.ceil(MIN_RUN_CPU_S / max(time.process_time() - start, 1e-3)))
+    runs = []
+    for _ in range(RUNS):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(loops):
+            figures = once()
+        runs.append((time.process_time() - cpu, time.perf_counter() - wall))
+    cpu_s, wall_s = min(runs)
+    return figures | {
+        "wall_s": round(wall_s / loops, 3),
+        "cpu_s": round(cpu_s / loops, 3),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "runs": RUNS,
+        "loops": loops,
+    }
 
 
 def _measure(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -116,12 +131,11 @@ def _evaluate(pairs: Sequence[tuple[bytes | None, bytes]]) -> dict[str, Any]:
     raw = [(None if a is None else gzip.decompress(a), gzip.decompress(b)) for a, b in pairs]
 
     def parse() -> dict[str, Any]:
-        start, start_cpu = time.perf_counter(), time.process_time()
         for a, b in raw:
             if a is not None:
                 orjson.loads(a)
             orjson.loads(b)
-        return {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - start_cpu}
+        return {}
 
     floor = _least_of_runs(parse)
 
@@ -137,11 +151,11 @@ def _evaluate(pairs: Sequence[tuple[bytes | None, bytes]]) -> dict[str, Any]:
         return {"changes": changes, "csv_rows": rows}
 
     # On shared cores wall time includes other processes' turns: the ratio is taken on CPU time.
-    figures = _least_of_runs(lambda: _measure(work))
+    figures = _least_of_runs(work)
     return figures | {
-        "parse_floor_s": round(floor["wall_s"], 3),
-        "parse_floor_cpu_s": round(floor["cpu_s"], 3),
-        "parse_floor_runs": floor["runs"],
+        "parse_floor_s": floor["wall_s"],
+        "parse_floor_cpu_s": floor["cpu_s"],
+        "parse_floor_loops": floor["loops"],
         "x_floor": round(figures["cpu_s"] / floor["cpu_s"], 2),
     }
 
